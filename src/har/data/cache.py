@@ -1,0 +1,133 @@
+"""On-disk cache of aligned sessions, keyed by the raw files' identity and every setting.
+
+Layout: ``<root>/<key>/{pose,acc,labels,valid}.npy`` plus ``manifest.json``, where ``<root>`` is the
+caller's namespace under ``data.cache_dir`` (never beside the raw files) and ``<key>`` is
+``<workout>-<hash>``. Each file is written to a temporary name and ``os.replace``d, and the manifest
+(array shapes, dtypes, byte sizes) is written last, so an entry without a manifest, or whose files
+disagree with it, is a half-written or damaged entry: it is rebuilt with a warning. Arrays are
+loaded with ``mmap_mode="r"``, so a cache hit costs almost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from har.data.align import Session
+
+log = logging.getLogger(__name__)
+
+# Bump whenever reading, alignment or the stored layout changes meaning: old entries then miss.
+CACHE_FORMAT_VERSION = 1
+ARRAYS = ("pose", "acc", "labels", "valid")
+MANIFEST = "manifest.json"
+
+
+def file_identity(paths: Sequence[Path]) -> list[list]:
+    """(absolute path, size, mtime_ns) of each file: editing, replacing or touching one changes it."""
+    identity = []
+    for path in paths:
+        stat = Path(path).stat()
+        identity.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
+    return identity
+
+
+def session_key(name: str, files: Sequence[Path], settings: Mapping[str, object]) -> str:
+    """``<name>-<hash>`` of the raw files' identity, every preprocessing setting and the format."""
+    payload = json.dumps(
+        {"format": CACHE_FORMAT_VERSION, "files": file_identity(files), "settings": dict(settings)},
+        sort_keys=True,
+    )
+    return f"{name}-{hashlib.sha256(payload.encode()).hexdigest()[:32]}"
+
+
+class SessionCache:
+    """Aligned sessions under one root folder; ``root=None`` disables the disk cache."""
+
+    def __init__(self, root: Path | None) -> None:
+        self.root = None if root is None else Path(root)
+
+    def get_or_build(self, key: str, build: Callable[[], Session]) -> Session:
+        session = self.load(key)
+        if session is None:
+            session = build()
+            self.save(key, session)
+        return session
+
+    def load(self, key: str) -> Session | None:
+        if self.root is None:
+            return None
+        folder = self.root / key
+        if not (folder / MANIFEST).is_file():
+            if folder.is_dir():
+                log.warning("cache entry %s is incomplete (no manifest); rebuilding it", folder)
+            return None
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text())
+            arrays = {
+                name: _load_checked(folder / f"{name}.npy", manifest["arrays"][name])
+                for name in ARRAYS
+            }
+            return Session(**arrays, **manifest["session"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("cache entry %s is damaged (%s); rebuilding it", folder, error)
+            return None
+
+    def save(self, key: str, session: Session) -> None:
+        if self.root is None:
+            return
+        folder = self.root / key
+        folder.mkdir(parents=True, exist_ok=True)
+        # Retract the old manifest first so nobody trusts the entry while its arrays are replaced.
+        (folder / MANIFEST).unlink(missing_ok=True)
+        specs = {}
+        for name in ARRAYS:
+            array = np.ascontiguousarray(getattr(session, name))
+            size = atomic_write(folder / f"{name}.npy", lambda out, a=array: np.save(out, a))
+            specs[name] = {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": size}
+        manifest = {
+            "format": CACHE_FORMAT_VERSION,
+            "session": {
+                "workout": session.workout,
+                "participant": session.participant,
+                "t0_ms": session.t0_ms,
+                "rate_hz": session.rate_hz,
+                "report": session.report,
+            },
+            "arrays": specs,
+        }
+        atomic_write(
+            folder / MANIFEST, lambda out: out.write(json.dumps(manifest, indent=2).encode())
+        )
+
+
+def _load_checked(path: Path, spec: dict) -> np.ndarray:
+    if path.stat().st_size != spec["bytes"]:
+        raise ValueError(
+            f"{path.name} has {path.stat().st_size} bytes, manifest says {spec['bytes']}"
+        )
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if list(array.shape) != spec["shape"] or str(array.dtype) != spec["dtype"]:
+        raise ValueError(f"{path.name} holds {array.dtype}{array.shape}, manifest says {spec}")
+    return array
+
+
+def atomic_write(path: Path, write: Callable) -> int:
+    """Write through ``write(binary_file)`` to a temporary sibling, then rename; returns the size."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            write(out)
+            size = out.tell()
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return size

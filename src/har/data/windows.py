@@ -1,0 +1,76 @@
+"""Index of fixed-length windows over a split's sessions laid end to end.
+
+Label rule (MM-Fit's official one): a window takes the label of its CENTRE sample,
+``start + window_length // 2``; so a window is labelled with a set exactly when its centre lies
+inside the set. Windows that touch an invalid sample (a hole in pose or IMU) are left out, so no
+window straddles a gap or the seam between two sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from har.data.align import Session
+from har.errors import DataError
+
+
+@dataclass(frozen=True)
+class WindowIndex:
+    """Windows of one split. Offsets index the split's sessions concatenated in order."""
+
+    start: np.ndarray  # (W,) int64 offset of each window's first sample in the concatenation
+    label: np.ndarray  # (W,) int64 label of each window's centre sample
+    session: np.ndarray  # (W,) int64 index of the window's session
+    session_offsets: np.ndarray  # (S + 1,) int64 where each session starts (last: total length)
+    window_length: int
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def class_counts(self, num_classes: int) -> list[int]:
+        return np.bincount(self.label, minlength=num_classes).tolist()
+
+
+def stride_samples(stride_seconds: float, rate_hz: float) -> int:
+    return max(1, round(stride_seconds * rate_hz))
+
+
+def build_index(
+    sessions: Sequence[Session], window_length: int, stride_samples: int, split: str = "split"
+) -> WindowIndex:
+    """Every ``stride_samples``-th window of ``window_length`` samples lying wholly on valid samples."""
+    lengths = np.array([len(s) for s in sessions], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    starts, labels, owners = [], [], []
+    for number, session in enumerate(sessions):
+        local = np.arange(0, len(session) - window_length + 1, stride_samples, dtype=np.int64)
+        # Invalid samples before each position: a window is clean iff the count does not change.
+        invalid_before = np.concatenate([[0], np.cumsum(~session.valid)])
+        local = local[invalid_before[local + window_length] == invalid_before[local]]
+        starts.append(local + offsets[number])
+        labels.append(session.labels[local + window_length // 2])
+        owners.append(np.full(len(local), number, dtype=np.int64))
+    start = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    if len(start) == 0:
+        longest = max((_longest_valid_run(s.valid) for s in sessions), default=0)
+        raise DataError(
+            f"no window fits in split {split!r}: data.sensor_window_length={window_length} samples is "
+            f"longer than every session's longest stretch of valid samples ({longest}): "
+            "lower data.sensor_window_length or add longer workouts"
+        )
+    return WindowIndex(
+        start=start,
+        label=np.concatenate(labels).astype(np.int64),
+        session=np.concatenate(owners),
+        session_offsets=offsets,
+        window_length=window_length,
+    )
+
+
+def _longest_valid_run(valid: np.ndarray) -> int:
+    edges = np.diff(np.concatenate([[0], valid.astype(np.int8), [0]]))
+    runs = np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)
+    return int(runs.max()) if len(runs) else 0

@@ -1,0 +1,67 @@
+"""IMU feature extractor F: a small 1-D CNN over (B, C, T) windows -> (B, D) features."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from har.errors import ConfigError
+from har.models.domain_norm import DomainBatchNorm1d
+
+
+class _ConvBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, kernel: int, pool: int, drop: float) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2, bias=False)
+        self.norm = DomainBatchNorm1d(c_out)
+        self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor, domain: str) -> Tensor:
+        return self.drop(self.pool(torch.relu(self.norm(self.conv(x), domain))))
+
+
+class FeatureExtractor(nn.Module):
+    """``n_conv`` blocks (conv, per-domain BN, ReLU, max-pool), global average pool, ``n_dense`` layers.
+
+    Channels double every block starting at ``n_filters``. ``window_size`` is only used to check that
+    the pooling stack leaves at least one sample (a window shorter than that cannot be classified).
+    """
+
+    def __init__(
+        self,
+        input_channels: int = 3,
+        window_size: int = 256,
+        n_filters: int = 16,
+        filter_size: int = 5,
+        n_conv: int = 3,
+        pool_size: int = 2,
+        n_dense: int = 1,
+        out_features: int = 64,
+        drop_prob: float = 0.1,
+    ) -> None:
+        super().__init__()
+        min_window = pool_size**n_conv if pool_size > 1 else 1
+        if window_size < min_window:
+            raise ConfigError(
+                f"data.sensor_window_length={window_size} is shorter than the feature extractor's "
+                f"pooling stack ({n_conv} x pool {pool_size} needs >= {min_window} samples): "
+                "use a longer window or lower model.feature_extractor.n_conv / pool_size"
+            )
+        channels = [input_channels] + [n_filters * 2**i for i in range(n_conv)]
+        self.blocks = nn.ModuleList(
+            _ConvBlock(channels[i], channels[i + 1], filter_size, pool_size, drop_prob)
+            for i in range(n_conv)
+        )
+        dense: list[nn.Module] = []
+        width = channels[-1]
+        for _ in range(n_dense):
+            dense += [nn.Linear(width, out_features), nn.ReLU(), nn.Dropout(drop_prob)]
+            width = out_features
+        self.dense = nn.Sequential(*dense)
+        self.out_features = width
+
+    def forward(self, x: Tensor, domain: str = "real") -> Tensor:
+        for block in self.blocks:
+            x = block(x, domain)
+        return self.dense(x.mean(dim=-1))

@@ -1,0 +1,82 @@
+"""Callbacks owned by the trial: per-epoch history, a one-line epoch summary, first-step timing."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import lightning.pytorch as pl
+
+log = logging.getLogger("har")
+
+# Series kept per epoch in results.json (those that were logged; missing ones are skipped).
+HISTORY_KEYS = (
+    "train_loss_epoch", "train_f1", "train_acc", "val_loss", "val_f1", "val_acc", "val_sim_f1",
+    "val_mse", "val_mae", "val_ce_real", "val_ce_sim", "val_similarity",
+)  # fmt: skip
+
+
+class EpochHistory(pl.Callback):
+    """Records the epoch's metrics after validation and prints one summary line per epoch.
+
+    Runs in ``on_train_epoch_end``: by then validation of the epoch has finished and the training
+    metrics of the epoch are reduced (Lightning calls this before its monitoring callbacks).
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {"epoch": [], "lr": [], "epoch_seconds": []}
+        self.first_step_unix: float | None = None
+        self._epoch_start = 0.0
+
+    def on_train_batch_end(self, trainer: pl.Trainer, *args: Any) -> None:
+        if self.first_step_unix is None:
+            self.first_step_unix = time.time()
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        seconds = time.perf_counter() - self._epoch_start
+        self.history["epoch"].append(trainer.current_epoch)
+        self.history["lr"].append(float(trainer.optimizers[0].param_groups[0]["lr"]))
+        self.history["epoch_seconds"].append(seconds)
+        for key in HISTORY_KEYS:
+            if key in metrics:
+                name = "train_loss" if key == "train_loss_epoch" else key
+                self.history.setdefault(name, []).append(metrics[key])
+        if trainer.is_global_zero:
+            log.info(self.summary_line(seconds))
+
+    def summary_line(self, seconds: float) -> str:
+        h = self.history
+        parts = [f"epoch {h['epoch'][-1]:>3}"]
+        for key in ("train_loss", "val_loss", "val_f1", "val_sim_f1", "val_mse"):
+            if h.get(key):
+                parts.append(f"{key} {h[key][-1]:.4f}")
+        if h.get("val_f1"):
+            parts.append(f"best val_f1 {max(h['val_f1']):.4f}")
+        parts.append(f"{seconds:.1f}s")
+        return " | ".join(parts)
+
+    def best(self, key: str, mode: str) -> float | None:
+        values = [v for v in self.history.get(key, []) if not math.isnan(v)]
+        if not values:
+            return None
+        return max(values) if mode == "max" else min(values)
+
+    def last(self, key: str) -> float | None:
+        values = self.history.get(key, [])
+        return values[-1] if values else None
+
+    # Kept in checkpoints so a resumed run continues the same history.
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history, "first_step_unix": self.first_step_unix}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = state_dict["history"]
+        self.first_step_unix = state_dict.get("first_step_unix")
