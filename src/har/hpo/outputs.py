@@ -1,0 +1,178 @@
+"""The study's summaries in its output root: trials.csv (one row per trial) and best.json.
+
+best.json carries the winning values three ways: `best_params` (as Optuna stores them),
+`override_list` (one Hydra override per value, pinned ones included, read back by `--fix-from`) and
+`overrides` (the same as one line to paste after `run_trial.py`). Files are replaced atomically, so a
+reader (or a second worker writing at the same moment) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from har.errors import ConfigError
+from har.hpo.overrides import override_key, shell_join
+from har.hpo.plan import (
+    FAIL_REASON_ATTR,
+    FIXED_OVERRIDES_ATTR,
+    PARAM_OVERRIDES_ATTR,
+    RUN_DIR_ATTR,
+    SearchPlan,
+)
+from har.hpo.trial_process import RESULTS_FILE
+
+TRIALS_CSV = "trials.csv"
+BEST_JSON = "best.json"
+
+
+def write_summaries(study: optuna.Study, plan: SearchPlan) -> None:
+    trials = study.get_trials(deepcopy=False)
+    write_trials_csv(plan.output_root / TRIALS_CSV, trials)
+    best = best_summary(study, plan, trials)
+    if best is not None:
+        atomic_write_text(plan.output_root / BEST_JSON, json.dumps(best, indent=2) + "\n")
+
+
+def write_trials_csv(path: Path, trials: Sequence[FrozenTrial]) -> None:
+    param_keys = sorted({key for trial in trials for key in trial.params})
+    metric_keys = sorted({key for t in trials for key in t.user_attrs.get("metrics", {})})
+    timing_keys = sorted({key for t in trials for key in t.user_attrs.get("timing", {})})
+    header = [
+        "number",
+        "state",
+        "value",
+        "duration_s",
+        *(f"params.{k}" for k in param_keys),
+        *metric_keys,
+        *(f"timing.{k}" for k in timing_keys),
+        "run_dir",
+        "fail_reason",
+    ]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for trial in sorted(trials, key=lambda t: t.number):
+        duration = trial.duration.total_seconds() if trial.duration is not None else None
+        metrics = trial.user_attrs.get("metrics", {})
+        timing = trial.user_attrs.get("timing", {})
+        writer.writerow(
+            [
+                trial.number,
+                trial.state.name,
+                _cell(trial.value),
+                _cell(round(duration, 3) if duration is not None else None),
+                *(_cell(trial.params.get(k)) for k in param_keys),
+                *(_cell(metrics.get(k)) for k in metric_keys),
+                *(_cell(timing.get(k)) for k in timing_keys),
+                trial.user_attrs.get(RUN_DIR_ATTR, ""),
+                trial.user_attrs.get(FAIL_REASON_ATTR, ""),
+            ]
+        )
+    atomic_write_text(path, buffer.getvalue())
+
+
+def best_summary(
+    study: optuna.Study, plan: SearchPlan, trials: Sequence[FrozenTrial] | None = None
+) -> dict[str, Any] | None:
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not complete:
+        return None
+    pick = max if plan.direction == "maximize" else min
+    best = pick(complete, key=lambda t: t.value)  # first of equals: the earliest trial wins ties
+    # The trial's own recorded overrides, so best.json stays right even if the space file changed.
+    fixed = list(best.user_attrs.get(FIXED_OVERRIDES_ATTR, []))
+    params = list(best.user_attrs.get(PARAM_OVERRIDES_ATTR, []))
+    run_dir = best.user_attrs.get(RUN_DIR_ATTR)
+    return {
+        "study_name": plan.study_name,
+        "metric": plan.metric,
+        "direction": plan.direction,
+        "best_value": best.value,
+        "best_trial_number": best.number,
+        "best_params": dict(best.params),
+        "fixed_overrides": fixed,
+        "override_list": [*fixed, *params],
+        "overrides": shell_join([*fixed, *params]),
+        "run_dir": run_dir,
+        "results_json": str(Path(run_dir) / RESULTS_FILE) if run_dir else None,
+        "forwarded_overrides": list(plan.forwarded_overrides),
+        "seed": plan.seed,
+        "storage": str(plan.storage),
+        "trial_counts": count_states(trials),
+    }
+
+
+def count_states(trials: Sequence[FrozenTrial]) -> dict[str, int]:
+    counts = {state.name.lower(): 0 for state in TrialState}
+    for trial in trials:
+        counts[trial.state.name.lower()] += 1
+    return counts
+
+
+def read_fixed_overrides(path: Path) -> list[str]:
+    """The winners of an earlier pass (its best.json), to pin them in the next pass."""
+    try:
+        best = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"--fix-from {path}: no such file") from error
+    except ValueError as error:
+        raise ConfigError(f"--fix-from {path}: not valid JSON ({error})") from error
+    tokens = best.get("override_list") if isinstance(best, Mapping) else None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and "=" in t for t in tokens):
+        raise ConfigError(
+            f"--fix-from {path}: no `override_list` of key=value strings (not a best.json?)"
+        )
+    return tokens
+
+
+def merge_pinned(*groups: Sequence[str]) -> list[str]:
+    """Later groups win for the same key, keeping each key's first position (one token per key)."""
+    merged: dict[str, str] = {}
+    for group in groups:
+        for token in group:
+            merged[override_key(token)] = token
+    return list(merged.values())
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory and os.replace (atomic on POSIX)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide it from others
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value

@@ -1,0 +1,64 @@
+"""Everything a worker needs to run its share of a search, in one picklable value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from har.hpo.pruners import PrunerSettings
+from har.hpo.space import SearchSpace
+from har.hpo.storage import StorageSpec
+
+# Study user attributes (shared by all workers and later invocations).
+METRIC_ATTR = "har.metric"
+SPACE_ATTR = "har.space"
+# Trial user attributes.
+WORKER_ATTR = "har.worker"
+RUN_DIR_ATTR = "run_dir"
+PARAM_OVERRIDES_ATTR = "har.param_overrides"
+FIXED_OVERRIDES_ATTR = "har.fixed_overrides"
+FAIL_REASON_ATTR = "fail_reason"
+LOG_TAIL_ATTR = "log_tail"
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    study_name: str
+    storage: StorageSpec
+    output_root: Path
+    project_root: Path
+    metric: str  # val_f1 | val_loss
+    direction: str  # maximize | minimize
+    pruner: PrunerSettings
+    seed: int
+    space: SearchSpace
+    # Passed to every trial before the sampled values: pinned values, then the user's overrides.
+    fixed_overrides: tuple[str, ...]
+    forwarded_overrides: tuple[str, ...]
+    # Workers stop asking for trials once the study has started this many (all states but WAITING).
+    target_total: int = 0
+    # How many trials the study had started when this invocation began (decorrelates sampler seeds).
+    started_before: int = 0
+    trial_timeout_s: float | None = None
+    stop_grace_s: float = 10.0
+
+    @property
+    def base_overrides(self) -> tuple[str, ...]:
+        return (*self.fixed_overrides, *self.forwarded_overrides)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.output_root / f".{self.study_name}.lock"
+
+    def optuna_overrides(self, trial_number: int) -> list[str]:
+        """What `run_trial` needs to report to this trial and be pruned (see har.hpo.pruning)."""
+        from har.hpo.overrides import override
+
+        return [
+            override("optuna.storage", str(self.storage)),
+            override("optuna.study_name", self.study_name),
+            override("optuna.trial_number", trial_number),
+            override("optuna.pruner", self.pruner.name),
+            override("optuna.monitor", self.metric),
+            override("optuna.direction", self.direction),
+        ]
