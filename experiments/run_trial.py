@@ -4,7 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 import har.config  # noqa: F401  (registers the config resolvers)
-from har.cli import trial_main
+from har.cli import hydra_entrypoint, trial_main
 
 
 @hydra.main(config_path="../conf", config_name="conf", version_base="1.3")
@@ -13,4 +13,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    hydra_entrypoint(main)  # user errors, Hydra's own included, exit 2

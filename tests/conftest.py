@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,3 +30,38 @@ def compose_config(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 def twin_overrides() -> list[str]:
     """Overrides that point a run at the suite's shared twin and cache."""
     return [f"env.data_dir={TEST_DATA_DIR}", f"env.cache_dir={TEST_CACHE_DIR}"]
+
+
+@dataclass
+class TrialRun:
+    proc: subprocess.CompletedProcess
+    run_dir: Path
+
+    @property
+    def results(self) -> dict:
+        return json.loads((self.run_dir / "results.json").read_text())
+
+
+def run_trial_cli(
+    args: list[str], run_dir: Path, *, script: bool = False, env: dict[str, str] | None = None
+) -> TrialRun:
+    """Run the real entrypoint in a subprocess on the suite's twin, into ``run_dir``."""
+    entry = ["experiments/run_trial.py"] if script else ["-m", "experiments.run_trial"]
+    cmd = [
+        sys.executable,
+        *entry,
+        f"env.data_dir={TEST_DATA_DIR}",
+        f"env.cache_dir={TEST_CACHE_DIR}",
+        f"hydra.run.dir={run_dir}",
+        "trainer.progress_bar=false",
+        *args,
+    ]
+    proc = subprocess.run(
+        cmd,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, **(env or {})},
+    )
+    return TrialRun(proc, run_dir)

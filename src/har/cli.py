@@ -5,14 +5,70 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from har.errors import HarError
+from har.errors import ConfigError, HarError
 
 log = logging.getLogger("har")
+
+USER_ERROR_EXIT = HarError.exit_code
+# Set when Hydra hands over to the task: Hydra's own errors (config composition) come before it.
+_task_started = False
+
+
+def hydra_entrypoint(main: Callable[[], object]) -> None:
+    """Run a ``@hydra.main`` function so that every user error exits with ``USER_ERROR_EXIT``.
+
+    Hydra reports its own errors (an unknown config group option or key, a malformed override)
+    readably, without a traceback, but exits 1 like a crash. They happen before the task starts,
+    which is how they are told apart from a crash inside the task. With HYDRA_FULL_ERROR=1, Hydra
+    re-raises instead: the traceback is printed and user errors keep their exit code.
+    """
+    global _task_started
+    _task_started = False
+    try:
+        main()
+    except SystemExit as done:
+        if done.code == 1 and not _task_started:
+            sys.exit(USER_ERROR_EXIT)
+        raise
+    except Exception as error:
+        if _task_started and as_user_error(error) is None:
+            raise  # a crash: Python prints the traceback and exits 1
+        traceback.print_exc()
+        sys.exit(USER_ERROR_EXIT)
+
+
+def as_user_error(error: BaseException) -> HarError | None:
+    """The user error behind ``error``, or None for a crash.
+
+    Hydra's ``instantiate`` wraps what a constructor raises in an InstantiationException, so the
+    cause chain is searched; an OmegaConf error (missing value, broken interpolation) is a config
+    error too.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, HarError):
+            return seen
+        if isinstance(seen, OmegaConfBaseException):
+            return ConfigError(one_line(str(seen)))
+        seen = seen.__cause__
+    return None
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def error_line(error: HarError) -> str:
+    """What the user sees on stderr for a user error: one line, naming the file or key and the fix."""
+    return f"error: {one_line(str(error))}"
 
 
 def trial_main(cfg: DictConfig) -> float | None:
@@ -21,17 +77,23 @@ def trial_main(cfg: DictConfig) -> float | None:
     A user error (bad file, bad value) prints one line and exits 2; set HYDRA_FULL_ERROR=1 for the
     traceback. Any other failure exits non-zero with results.json marked failed.
     """
+    global _task_started
+    _task_started = True
     from har.training.trial import run_trial  # heavy imports after Hydra has parsed the CLI
 
+    _route_lightning_logs_through_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     log.info("run dir: %s", run_dir)
     try:
         payload = run_trial(cfg, run_dir)
-    except HarError as err:
-        if os.environ.get("HYDRA_FULL_ERROR") == "1":
+    except Exception as err:
+        log.info("failed | run dir: %s", run_dir)
+        user_error = as_user_error(err)
+        if user_error is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        print(error_line(user_error), file=sys.stderr)
+        sys.exit(user_error.exit_code)
+    log.info("run dir: %s", run_dir)
     metrics = payload["final_metrics"]
     log.info(
         "%s: best val_f1 %s, test_f1 %s | results: %s",
@@ -41,6 +103,12 @@ def trial_main(cfg: DictConfig) -> float | None:
         run_dir / "results.json",
     )
     return metrics.get("best_val_f1")
+
+
+def _route_lightning_logs_through_hydra() -> None:
+    """The ``lightning`` package installs its own console handler; Hydra's already prints (and
+    files) everything that reaches the root logger, so without this every message shows twice."""
+    logging.getLogger("lightning").handlers.clear()
 
 
 def _fmt(value: float | None) -> str:

@@ -33,10 +33,10 @@ FrameClock = Callable[[np.ndarray], np.ndarray]  # frame numbers -> IMU millisec
 class Session:
     """One workout on a uniform clock: sample k is at ``t0_ms + k * 1000 / rate_hz`` (IMU ms)."""
 
-    workout: str
-    participant: int
-    pose: np.ndarray  # (T, 17, 3) float32, metres (as published: millimetres / 1000)
-    acc: np.ndarray  # (T, C) float32, sensor units
+    workout: str  # the session's name (MM-Fit workout id; clip or file name in other data sets)
+    participant: int | str
+    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints (mm / 1000)
+    acc: np.ndarray  # (T, C) float32, sensor units; C = 0 for pose-only data sets
     labels: np.ndarray  # (T,) int64 class index
     valid: np.ndarray  # (T,) bool; False inside holes of either stream: windows must skip them
     t0_ms: float

@@ -1,82 +1,406 @@
-"""Lightning DataModule for MM-Fit (real or the synthetic twin): paired pose/IMU windows.
+"""Lightning DataModules: one windowing / normalisation / batching mechanism for every data set.
 
-Each split's sessions are concatenated into one contiguous tensor per stream, so a batch is
-gathered with one indexing op per stream (``WindowDataset.__getitems__``), never a per-window loop.
-Batch contract: ``{"pose": (B, J, 3, T), "acc": (B, C, T), "label": (B,)}``.
+Each data set supplies its sessions through a session source (``har.data.sources``); the
+``SessionDataModule`` here caches them, fits normalisation on the training sessions, builds the
+window index (``windows.build_index`` for long sessions, ``clip_windows.build_clip_index`` for
+short labelled clips) and concatenates each split into one contiguous tensor per stream, so a
+batch is gathered with one indexing op per stream (``WindowDataset.__getitems__``), never a
+per-window loop. The per-data-set classes (``MMFitDataModule`` here, ``UTDDataModule``,
+``NTUDataModule``, ``FolderDataModule`` beside their readers) only turn their config keys into a
+source.
+
+Batch contract:
+    ``{"pose": (B, J, 3, T), "acc": (B, C, T), "label": (B,)}`` for paired data;
+    pose-only data sets (``pose_only``) carry no ``"acc"``;
+    clip data sets (``clips``) add ``"mask"``: (B, T) bool, False on edge-replicated padding.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Mapping, Sequence
-from itertools import combinations
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch.utils.data import DataLoader, Dataset
 
-from har.data import mmfit
-from har.data.align import MAX_GAP_S, Session, align
+from har.data.align import Session
 from har.data.cache import SessionCache, session_key
-from har.data.mmfit_format import CLASS_NAMES, PARTICIPANT_OF, SPLITS
+from har.data.clip_windows import CLIP_WINDOWS, build_clip_index, padded_samples
+from har.data.imu_subjects import choose_imu_subjects
+from har.data.mmfit_format import CLASS_NAMES
+from har.data.mmfit_source import MMFitSource, resolve_splits, synthetic_settings
 from har.data.normalise import AccStats, body_scale, fit_acc_stats, save_stats
+from har.data.sources import SessionSource, choice, plain, positive
+from har.data.split_cache import SplitArrayCache, split_key
 from har.data.windows import WindowIndex, build_index, stride_samples
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-SPLIT_NAMES = ("train", "val", "test")
-NUM_POSE_JOINTS = 17
+NUM_POSE_JOINTS = 17  # MM-Fit's Human3.6M layout
 
 
 class WindowDataset(Dataset):
-    """Windows over one split's concatenated streams; ``__getitems__`` gathers a whole batch."""
+    """Windows over one split's concatenated streams; ``__getitems__`` gathers a whole batch.
+
+    ``acc=None``: pose-only windows. ``clip_bounds``: clamp every sample index into its own
+    session (edge replication for windows that overhang a short clip) and return ``"mask"``.
+    """
 
     def __init__(
-        self, acc: torch.Tensor, pose: torch.Tensor, root: torch.Tensor, index: WindowIndex
+        self,
+        acc: torch.Tensor | None,
+        pose: torch.Tensor,
+        root: torch.Tensor,
+        index: WindowIndex,
+        clip_bounds: bool = False,
+        imu_mask: torch.Tensor | None = None,
     ) -> None:
         self.acc = acc  # (N, C) standardised
+        self.imu_mask = imu_mask  # (W,) bool: the window's subject has real IMU (data.imu_subjects)
         self.pose = pose  # (N, J, 3) body-scaled, not centred
         self.root = root  # (N, 3) body-scaled root joint trajectory
         self.start = torch.from_numpy(index.start)
         self.label = torch.from_numpy(index.label)
         self.offsets = torch.arange(index.window_length)
         self.centre = index.window_length // 2
+        self.first = self.last = None
+        if clip_bounds:
+            offsets = torch.from_numpy(index.session_offsets)
+            session = torch.from_numpy(index.session)
+            self.first, self.last = offsets[session], offsets[session + 1] - 1
 
     def __len__(self) -> int:
         return len(self.start)
+
+    @property
+    def device(self) -> torch.device:
+        return self.start.device
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in vars(self).values() if isinstance(t, torch.Tensor))
+
+    def to(self, device: torch.device | str) -> WindowDataset:
+        """Move every stream in place, so batches are gathered where the model runs (see
+        ``har.training.acceleration.DataOnDevice``)."""
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        return self
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         return {key: value[0] for key, value in self.__getitems__([i]).items()}
 
     def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        chosen = torch.as_tensor(indices, dtype=torch.long)
-        start = self.start[chosen]
-        samples = start[:, None] + self.offsets  # (B, T)
+        chosen = torch.as_tensor(indices, dtype=torch.long, device=self.device)
+        samples = self.start[chosen][:, None] + self.offsets  # (B, T)
+        batch: dict[str, torch.Tensor] = {}
+        if self.first is not None:
+            first, last = self.first[chosen][:, None], self.last[chosen][:, None]
+            batch["mask"] = (samples >= first) & (samples <= last)
+            samples = torch.minimum(torch.maximum(samples, first), last)
         # Centre on the root joint at the window's centre sample: one fixed point per window, so
         # whole-body translation within the window (squats, jumps) stays in the input.
-        pose = self.pose[samples] - self.root[start + self.centre][:, None, None, :]
-        return {
-            "pose": pose.permute(0, 2, 3, 1).contiguous(),  # (B, T, J, 3) -> (B, J, 3, T)
-            "acc": self.acc[samples].transpose(1, 2).contiguous(),  # (B, T, C) -> (B, C, T)
-            "label": self.label[chosen],
-        }
+        pose = self.pose[samples] - self.root[samples[:, self.centre]][:, None, None, :]
+        batch["pose"] = pose.permute(0, 2, 3, 1).contiguous()  # (B, T, J, 3) -> (B, J, 3, T)
+        if self.acc is not None:
+            batch["acc"] = self.acc[samples].transpose(1, 2).contiguous()  # (B, C, T)
+        batch["label"] = self.label[chosen]
+        if self.imu_mask is not None:
+            batch["imu_mask"] = self.imu_mask[chosen]
+        return batch
 
 
 def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return batch
 
 
-class MMFitDataModule(pl.LightningDataModule):
-    """Constructor arguments are exactly the keys of ``conf/data/mmfit.yaml`` (less ``_target_``)."""
+class SessionDataModule(pl.LightningDataModule):
+    """The shared mechanism; subclasses build ``source`` from their config keys."""
 
-    num_classes = len(CLASS_NAMES)
-    class_names = CLASS_NAMES
+    def __init__(
+        self,
+        source: SessionSource,
+        *,
+        cache_dir: str | Path | None,
+        joints: Sequence[int],
+        root_joint: int,
+        sensor_window_length: int,
+        stride_seconds: float,
+        batch_size: int,
+        num_workers: int,
+        imu_channels: int,
+        clip_windows: str = "centre",
+        imu_subjects: Any = None,
+        imu_subjects_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.data_dir = source.data_dir
+        self.cache_dir = None if cache_dir is None else Path(cache_dir).expanduser().resolve()
+        if self.cache_dir is not None and self.cache_dir.is_relative_to(self.data_dir):
+            raise ConfigError(
+                f"data.cache_dir={self.cache_dir} lies inside data.data_dir: derived files never go beside the raw files"
+            )
+        self.joints = [_joint_index(value, "data.joints") for value in plain(joints)]
+        if not self.joints:
+            raise ConfigError("data.joints is empty: list the joint indices fed to the regressor")
+        self.root_joint = _joint_index(root_joint, "data.root_joint")
+        if source.joint_names is not None:
+            self._check_joints(len(source.joint_names))
+        self.sampling_rate_hz = source.rate_hz
+        self.sensor_window_length = int(positive(sensor_window_length, "data.sensor_window_length"))
+        self.stride_seconds = positive(stride_seconds, "data.stride_seconds")
+        self.batch_size = int(positive(batch_size, "data.batch_size"))
+        self.num_workers = int(num_workers)
+        self.clip_windows = choice(clip_windows, "data.clip_windows", CLIP_WINDOWS)
+        self.imu_subjects = plain(imu_subjects)
+        self.imu_subjects_seed = int(imu_subjects_seed)
+        self.imu_subjects_used: tuple[int | str, ...] | None = None  # after setup
+        self._train_has_imu: np.ndarray | None = None  # per training session, after setup
+        self.num_joints = len(self.joints)
+        # ``imu_channels`` is what the config claims; after setup it is what the files hold and
+        # the trial checks the config against it (har.training.validate.validate_against_data).
+        self.imu_channels = 0 if source.pose_only else int(imu_channels)
+        self.sessions: dict[str, list[Session]] = {}
+        self.acc_stats: AccStats | None = None
+        self.windows: dict[str, WindowIndex] = {}
+        self.window_counts: dict[str, list[int]] = {}
+        self.padded_windows: dict[str, int] = {}
+        self.datasets: dict[str, WindowDataset] = {}
+        self.body_scales: dict[str, list[float]] = {}
+        self._session_keys: dict[str, list[str]] = {}
+        root = None if self.cache_dir is None else self.cache_dir / source.cache_namespace
+        self._cache = SessionCache(root)
+        self._split_cache = SplitArrayCache(None if root is None else root / "splits")
+
+    # ---- what the data set is ------------------------------------------------------------------
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(self.source.class_names)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.source.class_names)
+
+    @property
+    def pose_only(self) -> bool:
+        return self.source.pose_only
+
+    @property
+    def clips(self) -> bool:
+        return self.source.clips
+
+    def check_pairs_with(self, primary: SessionDataModule) -> None:
+        """For a secondary data set: its windows must feed the primary's regressor unchanged."""
+        for what, mine, theirs in (
+            ("sampling_rate_hz", self.sampling_rate_hz, primary.sampling_rate_hz),
+            ("joints (count)", self.num_joints, primary.num_joints),
+        ):
+            if mine != theirs:
+                raise ConfigError(
+                    f"data.secondary.{what} is {mine} but the primary data set's is {theirs}: "
+                    "the regressor sees both, set them alike"
+                )
+
+    # ---- Lightning hooks -------------------------------------------------------------------
+    def prepare_data(self) -> None:
+        """Generate a synthetic tree if configured, then read, align and cache every session."""
+        self._load_sessions()
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return  # idempotent: Lightning calls setup once per stage
+        sessions = self._load_sessions()
+        if not self.pose_only:
+            # Scarce real IMU: only the chosen subjects' IMU is used, for the statistics too.
+            train = sessions["train"]
+            self.imu_subjects_used = choose_imu_subjects(
+                [s.participant for s in train], self.imu_subjects, self.imu_subjects_seed
+            )
+            has_imu = np.array([s.participant in self.imu_subjects_used for s in train])
+            self._train_has_imu = None if has_imu.all() else has_imu
+            self.acc_stats = fit_acc_stats(
+                [s for s, kept in zip(train, has_imu, strict=True) if kept]
+            )
+            self.imu_channels = len(self.acc_stats.mean)
+            if self._cache.root is not None:
+                keys = " ".join(self._session_keys["train"])
+                digest = hashlib.sha256(keys.encode()).hexdigest()[:32]
+                save_stats(self.acc_stats, self._cache.root / f"stats-{digest}")
+        stride = stride_samples(self.stride_seconds, self.sampling_rate_hz)
+        for split, split_sessions in sessions.items():
+            window = self.sensor_window_length
+            if self.clips:
+                index = build_clip_index(split_sessions, window, stride, self.clip_windows, split)
+            else:
+                index = _labelled_only(build_index(split_sessions, window, stride, split), split)
+            self.windows[split] = index
+            self.window_counts[split] = index.class_counts(self.num_classes)
+            self.padded_windows[split] = int((padded_samples(index) > 0).sum())
+            self.datasets[split] = self._dataset(split, split_sessions, index)
+            log.info(
+                "%s: %d sessions, %d samples, %d windows (%d padded, %d samples invalid)",
+                split, len(split_sessions), index.session_offsets[-1], len(index),
+                self.padded_windows[split], sum(int((~s.valid).sum()) for s in split_sessions),
+            )  # fmt: skip
+
+    def train_dataloader(self) -> DataLoader:
+        # Seeded from torch's seed, so lightning's seed_everything fixes the shuffling order; a
+        # resumed run continues the checkpointed generator instead (state_dict below).
+        generator = torch.Generator().manual_seed(torch.initial_seed())
+        if self._resumed_generator_state is not None:
+            generator.set_state(self._resumed_generator_state)
+            self._resumed_generator_state = None
+        self._train_generator = generator
+        return self._loader("train", shuffle=True, generator=generator)
+
+    # Lightning keeps a DataModule's state_dict in every checkpoint and hands it back on resume
+    # before the dataloaders are built, so the resumed epochs shuffle as the uninterrupted run did.
+    _train_generator: torch.Generator | None = None
+    _resumed_generator_state: torch.Tensor | None = None
+
+    def state_dict(self) -> dict[str, Any]:
+        generator = self._train_generator
+        return {} if generator is None else {"train_generator": generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._resumed_generator_state = state_dict.get("train_generator")
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    # ---- building ----------------------------------------------------------------------------
+    def _load_sessions(self) -> dict[str, list[Session]]:
+        if self.sessions:
+            return self.sessions
+        self.source.prepare()
+        refs = self.source.split_refs()
+        if self.source.joint_names is not None:
+            self._check_joints(len(self.source.joint_names))
+        settings = self.source.settings()
+        sessions: dict[str, list[Session]] = {}
+        unusable: list[str] = []
+        for split, split_refs in refs.items():
+            sessions[split], self._session_keys[split] = [], []
+            for ref in split_refs:
+                key = session_key(_safe_name(ref.name), ref.files, settings)
+                session = self._cache.load(key)
+                if session is None:
+                    session = self.source.read(ref)
+                    if session is None:
+                        unusable.append(ref.name)
+                        continue
+                    self._cache.save(key, session)
+                sessions[split].append(session)
+                self._session_keys[split].append(key)
+            if not sessions[split]:
+                raise DataError(
+                    f"split {split!r}: none of its {len(split_refs)} sessions in {self.data_dir} holds usable data"
+                )
+        if unusable:
+            log.warning(
+                "%d sessions hold no usable data and were skipped: %s",
+                len(unusable), ", ".join(unusable[:20]) + (" ..." if len(unusable) > 20 else ""),
+            )  # fmt: skip
+        self.sessions = sessions
+        return sessions
+
+    def _check_joints(self, num_joints: int) -> None:
+        names = self.source.joint_names or ()
+        for key, values in (("data.joints", self.joints), ("data.root_joint", [self.root_joint])):
+            if any(v >= num_joints for v in values):
+                raise ConfigError(
+                    f"{key} holds {values}: this data set's poses have {num_joints} joints "
+                    f"(0..{num_joints - 1}: {', '.join(names)})"
+                )
+
+    def _dataset(self, split: str, sessions: list[Session], index: WindowIndex) -> WindowDataset:
+        has_imu = self._train_has_imu if split == "train" else None
+        # Reused across trials from the split cache: a warm start maps files, computes nothing.
+        params = {
+            "sessions": self._session_keys[split], "joints": self.joints, "root": self.root_joint,
+            "torso": self.source.torso, "has_imu": has_imu,
+            "acc_stats": None if self.acc_stats is None else self.acc_stats.to_json(),
+        }  # fmt: skip
+        code = (SessionDataModule._split_arrays, body_scale, AccStats.apply)
+        arrays = self._split_cache.get_or_build(
+            split_key(split, params, code), lambda: self._split_arrays(sessions, has_imu)
+        )
+        self.body_scales[split] = arrays["body_scales"].tolist()
+        imu_mask = None if has_imu is None else torch.from_numpy(has_imu[index.session])
+        acc = arrays["acc"]
+        return WindowDataset(
+            acc=None if acc is None else torch.from_numpy(acc),
+            pose=torch.from_numpy(arrays["pose"]),
+            root=torch.from_numpy(arrays["root"]),
+            index=index,
+            clip_bounds=self.clips,
+            imu_mask=imu_mask,
+        )
+
+    def _split_arrays(
+        self, sessions: list[Session], has_imu: np.ndarray | None
+    ) -> dict[str, np.ndarray | None]:
+        """The split's sessions end to end: body-scaled joints and root, standardised IMU."""
+        scales = [body_scale(s.pose, s.workout, self.source.torso) for s in sessions]
+        pose = np.concatenate(
+            [s.pose[:, self.joints] / scale for s, scale in zip(sessions, scales, strict=True)]
+        )
+        root = np.concatenate(
+            [s.pose[:, self.root_joint] / scale for s, scale in zip(sessions, scales, strict=True)]
+        )
+        # data.imu_subjects: training subjects without real IMU get zeros and imu_mask False; their
+        # signal is never standardised nor batched (MM-Fit's reader still reads the watch file,
+        # whose timestamps are the only clock of the video frames).
+        acc = None
+        if self.acc_stats is not None:
+            acc = np.concatenate([
+                self.acc_stats.apply(s.acc) if has_imu is None or has_imu[i]
+                else np.zeros(s.acc.shape, np.float32)
+                for i, s in enumerate(sessions)
+            ])  # fmt: skip
+        return {
+            "pose": pose.astype(np.float32),
+            "root": root.astype(np.float32),
+            "acc": acc,
+            "body_scales": np.array(scales, dtype=np.float64),
+        }
+
+    def _loader(
+        self, split: str, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> DataLoader:
+        self.setup()
+        dataset = self.datasets[split]
+        on_host = dataset.device.type == "cpu"
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            # A last training batch of one window would break BatchNorm; evaluation sees all windows.
+            drop_last=shuffle and len(dataset) > self.batch_size,
+            collate_fn=_already_batched,  # __getitems__ returns the finished batch
+            # Windows already on the accelerator are gathered there, by this process only.
+            num_workers=self.num_workers if on_host else 0,
+            persistent_workers=self.num_workers > 0 and on_host,
+            pin_memory=torch.cuda.is_available() and on_host,
+        )
+
+
+class MMFitDataModule(SessionDataModule):
+    """Constructor arguments are exactly the keys of ``conf/data/mmfit.yaml`` (less ``_target_``)."""
 
     def __init__(
         self,
@@ -98,231 +422,56 @@ class MMFitDataModule(pl.LightningDataModule):
         train_workouts: Sequence[str] | None = None,
         val_workouts: Sequence[str] | None = None,
         test_workouts: Sequence[str] | None = None,
+        imu_subjects: Any = None,
+        imu_subjects_seed: int = 0,
     ) -> None:
-        super().__init__()
+        del n_classes  # a claim, checked against the labels by the trial
         self.dataset_name = dataset_name  # informational
-        self.data_dir = Path(data_dir).expanduser().resolve()
-        self.cache_dir = None if cache_dir is None else Path(cache_dir).expanduser().resolve()
-        if self.cache_dir is not None and self.cache_dir.is_relative_to(self.data_dir):
-            raise ConfigError(
-                f"data.cache_dir={self.cache_dir} lies inside data.data_dir: derived files never go beside the raw files"
-            )
-        self.synthetic = _synthetic_settings(synthetic)
         self.sensor = sensor
-        self.joints = [_joint(value, "data.joints") for value in _plain(joints)]
-        if not self.joints:
-            raise ConfigError(
-                "data.joints is empty: list the Human3.6M joints (0..16) fed to the regressor"
-            )
-        self.root_joint = _joint(root_joint, "data.root_joint")
-        self.sampling_rate_hz = _positive(sampling_rate_hz, "data.sampling_rate_hz")
-        self.sensor_window_length = int(
-            _positive(sensor_window_length, "data.sensor_window_length")
+        self.workouts = resolve_splits(
+            split, plain(train_workouts), plain(val_workouts), plain(test_workouts)
         )
-        self.stride_seconds = _positive(stride_seconds, "data.stride_seconds")
-        self.batch_size = int(_positive(batch_size, "data.batch_size"))
-        self.num_workers = int(num_workers)
-        self.workouts = _resolve_splits(
-            split, _plain(train_workouts), _plain(val_workouts), _plain(test_workouts)
+        source = MMFitSource(
+            data_dir=Path(data_dir).expanduser().resolve(),
+            sensor=sensor,
+            rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
+            synthetic=synthetic_settings(synthetic),
+            workouts=self.workouts,
         )
-
-        self.num_joints = len(self.joints)
-        # ``imu_channels`` and ``n_classes`` are what the config claims; after setup
-        # ``imu_channels`` is what the files hold and the trial checks both claims against
-        # ``imu_channels``/``num_classes`` (har.training.validate.validate_against_data).
-        del n_classes
-        self.imu_channels = int(imu_channels)
-        self.sessions: dict[str, list[Session]] = {}
-        self.acc_stats: AccStats | None = None
-        self.windows: dict[str, WindowIndex] = {}
-        self.window_counts: dict[str, list[int]] = {}
-        self.datasets: dict[str, WindowDataset] = {}
-        self._session_keys: dict[str, list[str]] = {}
-        self._cache = SessionCache(None if self.cache_dir is None else self.cache_dir / "mmfit")
-
-    # ---- Lightning hooks -------------------------------------------------------------------
-    def prepare_data(self) -> None:
-        """Generate the twin if configured, then read, align and cache every split's sessions."""
-        self._load_sessions()
-
-    def setup(self, stage: str | None = None) -> None:
-        if self.datasets:
-            return  # idempotent: Lightning calls setup once per stage
-        sessions = self._load_sessions()
-        self.acc_stats = fit_acc_stats(sessions["train"])
-        self.imu_channels = len(self.acc_stats.mean)
-        if self._cache.root is not None:
-            digest = hashlib.sha256(" ".join(self._session_keys["train"]).encode()).hexdigest()[:32]
-            save_stats(self.acc_stats, self._cache.root / f"stats-{digest}")
-        stride = stride_samples(self.stride_seconds, self.sampling_rate_hz)
-        for split, split_sessions in sessions.items():
-            index = build_index(split_sessions, self.sensor_window_length, stride, split)
-            self.windows[split] = index
-            self.window_counts[split] = index.class_counts(self.num_classes)
-            self.datasets[split] = self._dataset(split_sessions, index)
-            log.info(
-                "%s: %d workouts, %d samples, %d windows (%d samples invalid)",
-                split, len(split_sessions), index.session_offsets[-1], len(index),
-                sum(int((~s.valid).sum()) for s in split_sessions),
-            )  # fmt: skip
-
-    def train_dataloader(self) -> DataLoader:
-        # Seeded from torch's seed, so lightning's seed_everything fixes the shuffling order.
-        generator = torch.Generator().manual_seed(torch.initial_seed())
-        return self._loader("train", shuffle=True, generator=generator)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test")
-
-    # ---- building ----------------------------------------------------------------------------
-    def _load_sessions(self) -> dict[str, list[Session]]:
-        if self.sessions:
-            return self.sessions
-        if self.synthetic is not None:
-            from har.data.synthetic import ensure_mmfit_twin
-
-            ensure_mmfit_twin(self.data_dir, **self.synthetic)
-        settings = {
-            "reader": "mmfit",
-            "sensor": self.sensor,
-            "rate_hz": self.sampling_rate_hz,
-            "max_gap_s": MAX_GAP_S,
-        }
-        sessions: dict[str, list[Session]] = {}
-        skipped: list[str] = []
-        for split, workouts in self.workouts.items():
-            sessions[split], self._session_keys[split] = [], []
-            for workout in workouts:
-                files = mmfit.workout_files(self.data_dir, workout, self.sensor)
-                if not files.imu.is_file():
-                    skipped.append(f"{workout} ({split})")
-                    continue
-                mmfit.require_files(files)
-                key = session_key(workout, files.all(), settings)
-                sessions[split].append(
-                    self._cache.get_or_build(key, lambda w=workout: self._build(w))
-                )
-                self._session_keys[split].append(key)
-        if skipped:
-            log.warning("skipped workouts without a %s file: %s", self.sensor, ", ".join(skipped))
-        for split, split_sessions in sessions.items():
-            if not split_sessions:
-                raise DataError(
-                    f"split {split!r} has no usable workout in {self.data_dir} (listed: {', '.join(self.workouts[split])}): "
-                    f"set data.{split}_workouts or data.sensor"
-                )
-        self.sessions = sessions
-        return sessions
-
-    def _build(self, workout: str) -> Session:
-        return align(mmfit.read_workout(self.data_dir, workout, self.sensor), self.sampling_rate_hz)
-
-    def _dataset(self, sessions: list[Session], index: WindowIndex) -> WindowDataset:
-        assert self.acc_stats is not None
-        scales = [body_scale(s.pose, s.workout) for s in sessions]
-        pose = np.concatenate(
-            [s.pose[:, self.joints] / scale for s, scale in zip(sessions, scales, strict=True)]
-        )
-        root = np.concatenate(
-            [s.pose[:, self.root_joint] / scale for s, scale in zip(sessions, scales, strict=True)]
-        )
-        acc = np.concatenate([self.acc_stats.apply(s.acc) for s in sessions])
-        return WindowDataset(
-            acc=torch.from_numpy(acc),
-            pose=torch.from_numpy(pose.astype(np.float32)),
-            root=torch.from_numpy(root.astype(np.float32)),
-            index=index,
-        )
-
-    def _loader(
-        self, split: str, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> DataLoader:
-        self.setup()
-        dataset = self.datasets[split]
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            # A last training batch of one window would break BatchNorm; evaluation sees all windows.
-            drop_last=shuffle and len(dataset) > self.batch_size,
-            collate_fn=_already_batched,  # __getitems__ returns the finished batch
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
+        super().__init__(
+            source,
+            cache_dir=cache_dir,
+            joints=joints,
+            root_joint=root_joint,
+            sensor_window_length=sensor_window_length,
+            stride_seconds=stride_seconds,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            imu_channels=imu_channels,
+            imu_subjects=imu_subjects,
+            imu_subjects_seed=imu_subjects_seed,
         )
 
 
-# ---- config checks ---------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """Hydra ListConfig/DictConfig -> plain list/dict (other values unchanged)."""
-    if isinstance(value, (ListConfig, DictConfig)):
-        return OmegaConf.to_container(value, resolve=True)
-    return value
-
-
-def _joint(value: Any, key: str) -> int:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not 0 <= value < NUM_POSE_JOINTS
-    ):
-        raise ConfigError(f"{key} holds {value!r}: Human3.6M joint indices are integers 0..16")
+# ---- helpers ----------------------------------------------------------------------------------
+def _joint_index(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ConfigError(f"{key} holds {value!r}: joint indices are integers >= 0")
     return int(value)
 
 
-def _positive(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ConfigError(f"{key}={value!r} must be a positive number")
-    return float(value)
+def _safe_name(name: str) -> str:
+    """A session name as one path component of the cache (folder sessions are ``subject/name``)."""
+    return re.sub(r"[^\w.-]", "_", name)
 
 
-def _synthetic_settings(synthetic: Any) -> dict[str, Any] | None:
-    synthetic = _plain(synthetic)
-    if synthetic is None:
-        return None
-    if not isinstance(synthetic, dict) or set(synthetic) != {"workouts", "minutes", "seed"}:
-        raise ConfigError(
-            f"data.synthetic={synthetic!r}: expected null or {{workouts, minutes, seed}}"
-        )
-    return {
-        "workouts": int(synthetic["workouts"]),
-        "minutes": float(synthetic["minutes"]),
-        "seed": int(synthetic["seed"]),
-    }
-
-
-def _workout_id(value: Any) -> str:
-    return f"w{value:02d}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def _resolve_splits(split: str, *explicit: Sequence[Any] | None) -> dict[str, tuple[str, ...]]:
-    """Workouts per split: the named split, with any explicit list taking its part's place."""
-    if split not in SPLITS:
-        raise ConfigError(f"data.split={split!r} is unknown: choose one of {', '.join(SPLITS)}")
-    workouts = {
-        name: tuple(_workout_id(w) for w in (SPLITS[split][name] if listed is None else listed))
-        for name, listed in zip(SPLIT_NAMES, explicit, strict=True)
-    }
-    for (a, in_a), (b, in_b) in combinations(workouts.items(), 2):
-        if shared := sorted(set(in_a) & set(in_b)):
-            raise DataError(
-                f"workouts {', '.join(shared)} are in both {a} and {b}: fix data.{a}_workouts/data.{b}_workouts"
-            )
-    for (a, in_a), (b, in_b) in combinations(workouts.items(), 2):
-        people = {PARTICIPANT_OF.get(w, -1) for w in in_a} & {
-            PARTICIPANT_OF.get(w, -1) for w in in_b
-        } - {-1}
-        # A test split sharing people makes the headline score not subject-independent: warn.
-        # Train and val sharing people is how every published MM-Fit split is made: just note it.
-        level = logging.WARNING if "test" in (a, b) else logging.INFO
-        if people:
-            log.log(
-                level,
-                "%s and %s share participants %s (only split=official_unseen has an unseen-subject test)",
-                a, b, sorted(people),
-            )  # fmt: skip
-    return workouts
+def _labelled_only(index: WindowIndex, split: str) -> WindowIndex:
+    """Leave out windows centred on an unlabelled sample (label -1, bring-your-own data)."""
+    keep = index.label >= 0
+    if keep.all():
+        return index
+    if not keep.any():
+        raise DataError(f"split {split!r}: every window is centred on an unlabelled sample (-1)")
+    return replace(
+        index, start=index.start[keep], label=index.label[keep], session=index.session[keep]
+    )

@@ -147,7 +147,8 @@ def read_labels(path: Path, frame_range: tuple[int, int]) -> list[Segment]:
     """Parse the headerless ``start_frame,end_frame,reps,activity`` rows (activity: name or class id)."""
     segments: list[Segment] = []
     lo, hi = frame_range
-    with open(path, newline="") as handle:
+    _require_text(path)
+    with open(path, newline="", encoding="utf-8") as handle:
         for row_number, row in enumerate(csv.reader(handle), start=1):
             fields = [field.strip() for field in row]
             if not any(fields):
@@ -159,7 +160,7 @@ def read_labels(path: Path, frame_range: tuple[int, int]) -> list[Segment]:
                 )
             try:
                 start, end, reps = (int(float(value)) for value in fields[:3])
-            except ValueError:
+            except (ValueError, OverflowError):  # OverflowError: "inf"
                 raise DataError(
                     f"{where}: start_frame, end_frame and reps must be integers, got {row!r}"
                 ) from None
@@ -175,6 +176,20 @@ def read_labels(path: Path, frame_range: tuple[int, int]) -> list[Segment]:
             segments.append(Segment(start, end, reps, class_index))
     _warn_overlaps(segments, path)
     return segments
+
+
+def _require_text(path: Path) -> None:
+    """A binary file (not UTF-8, or holding NUL bytes) would crash the CSV reader: say so instead."""
+    content = Path(path).read_bytes()
+    try:
+        content.decode("utf-8")
+        binary = b"\0" in content
+    except UnicodeDecodeError:
+        binary = True
+    if binary:
+        raise DataError(
+            f"{path} is not a text CSV (it holds binary bytes): replace it with the published file"
+        )
 
 
 def _class_index(activity: str, where: str) -> int:

@@ -33,7 +33,20 @@ NON_ACTIVITY = CLASS_NAMES.index("non_activity")
 # "official" is the data set's own split (only its unseen-subject test set is participant-disjoint).
 SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
     "default": {
-        "train": ("w00", "w01", "w02", "w03", "w04", "w05", "w06", "w07", "w08", "w16", "w17", "w18"),
+        "train": (
+            "w00",
+            "w01",
+            "w02",
+            "w03",
+            "w04",
+            "w05",
+            "w06",
+            "w07",
+            "w08",
+            "w16",
+            "w17",
+            "w18",
+        ),
         "val": ("w14", "w15", "w19", "w20"),
         "test": ("w09", "w10", "w11", "w13"),
     },

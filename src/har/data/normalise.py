@@ -23,14 +23,17 @@ STATS_FILE = "norm_stats.json"
 HIP, THORAX = 0, 8
 
 
-def body_scale(pose: np.ndarray, name: str = "session") -> float:
+def body_scale(
+    pose: np.ndarray, name: str = "session", torso: tuple[int, int] = (HIP, THORAX)
+) -> float:
     """Median over frames of the torso length, hip (0) to thorax (8), in the pose's units.
 
     The torso is a rigid segment that every exercise keeps in view, and in 3D its length does not
     foreshorten, so its median is a robust per-person size. Dividing by it makes a short and a
-    tall participant's poses comparable.
+    tall participant's poses comparable. ``torso`` names the two joints in other joint layouts
+    (Kinect: hip centre / spine base to shoulder centre / spine shoulder).
     """
-    lengths = np.linalg.norm(pose[:, THORAX] - pose[:, HIP], axis=-1)
+    lengths = np.linalg.norm(pose[:, torso[1]] - pose[:, torso[0]], axis=-1)
     lengths = lengths[np.isfinite(lengths)]
     scale = float(np.median(lengths)) if len(lengths) else 0.0
     if not scale > 1e-6:

@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--n-workers", type=int, default=1, help="local worker processes (default 1)"
     )
+    parser.add_argument(
+        "--worker-index",
+        type=int,
+        default=0,
+        help="this orchestrator's index among several sharing the study (a SLURM array task id): "
+        "it decorrelates their samplers, which would otherwise propose the same points",
+    )
     parser.add_argument("--pruner", choices=PRUNER_NAMES, default="median")
     parser.add_argument(
         "--pruner-startup-trials",
@@ -129,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         plan.storage,
         plan.output_root,
     )
-    finished = run_search(plan, args.n_workers)
+    finished = run_search(
+        plan, args.n_workers, first_worker_index=args.worker_index * args.n_workers
+    )
     write_summaries(study, plan)
     plots = [] if args.no_plots else write_plots(study, plan.output_root)
     has_best = print_summary(study, plan, plots)

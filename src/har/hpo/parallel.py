@@ -25,18 +25,19 @@ log = logging.getLogger(__name__)
 EXIT_INTERRUPTED = 130
 
 
-def run_search(plan: SearchPlan, n_workers: int) -> bool:
-    """Run until the plan's budget is used up; False when a stop signal cut the search short."""
+def run_search(plan: SearchPlan, n_workers: int, first_worker_index: int = 0) -> bool:
+    """Run until the plan's budget is used up; False when a stop signal cut the search short.
+    Workers are numbered from `first_worker_index` (distinct across orchestrators sharing a study)."""
     stop = threading.Event()
     if n_workers == 1:
         with stop_on_signals(stop):
-            summary = run_worker(plan, stop, worker_index=0)
+            summary = run_worker(plan, stop, worker_index=first_worker_index)
         return not summary.interrupted
     context = multiprocessing.get_context("spawn")  # no fork: no inherited locks or DB connections
     workers = [
         context.Process(
             target=_worker_process,
-            args=(plan, index, os.getpid()),
+            args=(plan, first_worker_index + index, os.getpid()),
             name=f"hpo-worker-{index}",
         )
         for index in range(n_workers)

@@ -41,6 +41,8 @@ class SearchPlan:
     started_before: int = 0
     trial_timeout_s: float | None = None
     stop_grace_s: float = 10.0
+    # OMP_NUM_THREADS of each trial process (cores // n_workers); None: the environment's.
+    trial_threads: int | None = None
 
     @property
     def base_overrides(self) -> tuple[str, ...]:
@@ -49,6 +51,21 @@ class SearchPlan:
     @property
     def lock_path(self) -> Path:
         return self.output_root / f".{self.study_name}.lock"
+
+    def tracking_overrides(self, trial_number: int) -> list[str]:
+        """W&B (when a trial enables it) groups the study's trials under the study's name and names
+        each run after its trial; a group or name the user set is kept."""
+        from har.hpo.overrides import find_key, override
+
+        defaults = {
+            "trainer.wandb.group": self.study_name,
+            "trainer.wandb.name": f"{self.study_name}/trial_{trial_number}",
+        }
+        return [
+            override(key, value)
+            for key, value in defaults.items()
+            if find_key(self.base_overrides, key) is None
+        ]
 
     def optuna_overrides(self, trial_number: int) -> list[str]:
         """What `run_trial` needs to report to this trial and be pruned (see har.hpo.pruning)."""

@@ -95,12 +95,23 @@ def plan_from_args(args: argparse.Namespace) -> SearchPlan:
         forwarded_overrides=tuple(forwarded),
         trial_timeout_s=args.trial_timeout,
         stop_grace_s=args.stop_grace,
+        trial_threads=thread_share(args.n_workers),
     )
     check_trial_config(
         project_root,
         [*plan.base_overrides, *representative_overrides(space), *plan.optuna_overrides(0)],
     )
     return plan
+
+
+def thread_share(n_workers: int) -> int | None:
+    """Torch threads for each trial when ``n_workers`` trials share this machine's cores (None for
+    one worker: torch's default). With more busy torch threads than cores every trial slows down
+    several times (benchmarks/README.md, "Threads")."""
+    if n_workers < 2:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // n_workers)
 
 
 def resolve_space_path(given: Path | None, project_root: Path) -> Path:

@@ -13,10 +13,14 @@ a trial that reports for pruning pays for it, a plain training run never does.
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import random
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from har.errors import ConfigError
 
@@ -30,11 +34,15 @@ JOURNAL_SUFFIXES = (".journal", ".log", ".jsonl")
 JOURNAL_PREFIX = "journal:"
 
 # A worker's heartbeat every minute; three missed beats and its RUNNING trial is failed and retried.
+# The environment may change both (e.g. a test that kills a worker and cannot wait minutes).
 HEARTBEAT_INTERVAL_S = 60
 HEARTBEAT_GRACE_S = 180
+HEARTBEAT_INTERVAL_ENV = "HAR_HEARTBEAT_INTERVAL_S"
+HEARTBEAT_GRACE_ENV = "HAR_HEARTBEAT_GRACE_S"
 STALE_TRIAL_RETRIES = 2
 # SQLite: wait for a lock instead of failing while a trial writes its intermediate values.
 SQLITE_LOCK_TIMEOUT_S = 60
+SCHEMA_RACE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -114,11 +122,13 @@ def open_storage(
     spec: StorageSpec | str,
     *,
     heartbeat: bool,
-    heartbeat_interval_s: int = HEARTBEAT_INTERVAL_S,
-    heartbeat_grace_s: int = HEARTBEAT_GRACE_S,
+    heartbeat_interval_s: int | None = None,
+    heartbeat_grace_s: int | None = None,
 ) -> BaseStorage:
     """The Optuna storage for `spec`. `heartbeat` is for workers that own RUNNING trials (RDB only:
-    file storages have no heartbeat, their stale trials are found by pid, see `liveness`)."""
+    file storages have no heartbeat, their stale trials are found by pid, see `liveness`).
+    Unset heartbeat timings come from $HAR_HEARTBEAT_INTERVAL_S / $HAR_HEARTBEAT_GRACE_S, else
+    the defaults above."""
     import optuna
     from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
     from optuna.storages.journal import JournalFileBackend
@@ -135,16 +145,19 @@ def open_storage(
         return RDBStorage(
             spec.location, engine_kwargs={"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}}
         )
+    url = with_installed_postgres_driver(spec.location)
     try:
         with warnings.catch_warnings():
             # Heartbeats are flagged 'experimental' by Optuna; that is noise for our users.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if not heartbeat:
-                return RDBStorage(spec.location)
-            return RDBStorage(
-                spec.location,
-                heartbeat_interval=heartbeat_interval_s,
-                grace_period=heartbeat_grace_s,
+                return _open_database(url)
+            return _open_database(
+                url,
+                heartbeat_interval=heartbeat_interval_s
+                or _seconds_from_env(HEARTBEAT_INTERVAL_ENV, HEARTBEAT_INTERVAL_S),
+                grace_period=heartbeat_grace_s
+                or _seconds_from_env(HEARTBEAT_GRACE_ENV, HEARTBEAT_GRACE_S),
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                     max_retry=STALE_TRIAL_RETRIES
                 ),
@@ -154,6 +167,47 @@ def open_storage(
             f"--storage {spec.location}: the database driver is not installed "
             f"({error}); for PostgreSQL: pip install 'har[postgres]'"
         ) from error
+
+
+def _open_database(url: str, **kwargs: Any) -> BaseStorage:
+    """RDBStorage, retried when it loses the race to create Optuna's tables in a new database:
+    workers that start together (a SLURM array) all try, and all but one fail with an integrity or
+    'already exists' error (optuna#1092). At the next try the tables are there."""
+    import sqlalchemy.exc
+    from optuna.storages import RDBStorage
+
+    for attempt in range(1, SCHEMA_RACE_ATTEMPTS + 1):
+        try:
+            return RDBStorage(url, **kwargs)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == SCHEMA_RACE_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.5, 2.0))  # jitter: do not collide again
+    raise AssertionError("unreachable")
+
+
+def with_installed_postgres_driver(url: str) -> str:
+    """A bare ``postgresql://`` URL names no driver, and SQLAlchemy's default changed (psycopg2 up to
+    2.0, psycopg 3 from 2.1): name the one that is installed. Other URLs are returned unchanged."""
+    if not url.startswith("postgresql://"):
+        return url
+    for module in ("psycopg", "psycopg2"):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{module}://{url.removeprefix('postgresql://')}"
+    return url  # SQLAlchemy's ImportError then says which driver it wanted
+
+
+def _seconds_from_env(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = 0
+    if seconds < 1:
+        raise ConfigError(f"{name}={text!r}: give a whole number of seconds, at least 1")
+    return seconds
 
 
 def _absolute(path: str, base: Path) -> Path:

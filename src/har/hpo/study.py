@@ -145,5 +145,16 @@ def trial_id_of(study: optuna.Study, trial_number: int) -> int:
 
 
 def count_started(study: optuna.Study) -> int:
-    """Trials that count against the budget: every state except WAITING (queued, not yet run)."""
-    return len(study.get_trials(deepcopy=False, states=STARTED_STATES))
+    """Trials that count against the budget: every state except WAITING (queued, not yet run).
+
+    A FAIL trial that heartbeats retried (Optuna's RetryHeartbeatStaleTrialCallback queues a copy)
+    gives its place to the copy: otherwise the queued retry would find the budget already spent and
+    never run, and the study would end one result short for every killed worker."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {
+        t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history")
+    }
+    return sum(
+        t.state in STARTED_STATES and not (t.state == TrialState.FAIL and t.number in retried)
+        for t in trials
+    )

@@ -73,9 +73,17 @@ def trial_command(overrides: Sequence[str], run_dir: Path, seed: int) -> list[st
     ]
 
 
-def trial_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The orchestrator's environment, with the imported `har` first on the trial's import path."""
+def trial_environment(
+    base: Mapping[str, str] | None = None, threads: int | None = None
+) -> dict[str, str]:
+    """The orchestrator's environment, with the imported `har` first on the trial's import path.
+
+    ``threads``: the trial's torch threads (``OMP_NUM_THREADS``, which torch's default follows), so
+    that parallel workers do not run more busy threads than cores; the user's own setting wins,
+    and so does ``trainer.threads``."""
     env = dict(os.environ if base is None else base)
+    if threads is not None:
+        env.setdefault("OMP_NUM_THREADS", str(threads))
     existing = env.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_search_path(), existing) if p)
     return env

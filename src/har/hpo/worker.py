@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,10 +66,12 @@ class WorkerSummary:
 def run_worker(plan: SearchPlan, stop: threading.Event, worker_index: int = 0) -> WorkerSummary:
     study = open_study(plan, worker_index)
     summary = WorkerSummary()
-    env = trial_environment()
+    env = trial_environment(threads=plan.trial_threads)
     while not stop.is_set():
         trial = ask_within_budget(study, plan, stop)
         if trial is None:
+            if wait_for_retries(study, plan, stop):
+                continue
             break
         try:
             outcome = run_one_trial(study, trial, plan, env, stop)
@@ -90,9 +93,7 @@ def ask_within_budget(study: optuna.Study, plan: SearchPlan, stop: threading.Eve
         if stop.is_set() or count_started(study) >= plan.target_total:
             return None
         if not plan.storage.is_local_file:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)  # heartbeats: fail and requeue dead trials
+            _fail_stale_trials(study)
         with warnings.catch_warnings():
             # Optuna wants heartbeats used only through Study.optimize; we beat ourselves (below).
             warnings.filterwarnings("ignore", message=".*Heartbeat.*")
@@ -100,6 +101,43 @@ def ask_within_budget(study: optuna.Study, plan: SearchPlan, stop: threading.Eve
         # Recorded at once, so a restarted orchestrator can tell whether this trial is orphaned.
         trial.set_user_attr(WORKER_ATTR, current_process().to_attr())
     return trial
+
+
+def wait_for_retries(study: optuna.Study, plan: SearchPlan, stop: threading.Event) -> bool:
+    """The budget is spent but other workers' trials still run. With heartbeats, the trial of a
+    worker that died is failed once its grace period passes and a copy is queued, which needs a
+    worker to run it: wait up to one grace period for that. True when a place in the budget freed.
+    """
+    storage = study._storage
+    get_interval = getattr(storage, "get_heartbeat_interval", None)
+    interval = get_interval() if get_interval is not None else None
+    if not interval:
+        return False
+    grace = getattr(storage, "grace_period", None) or 2 * interval
+    deadline = time.monotonic() + grace + interval
+    logged = False
+    while time.monotonic() < deadline:
+        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            return False
+        if not logged:
+            log.info(
+                "budget spent; waiting up to %d s in case a running trial's worker died", grace
+            )
+            logged = True
+        if stop.wait(interval):
+            return False
+        with budget_lock(plan.lock_path):
+            _fail_stale_trials(study)
+            if count_started(study) < plan.target_total:
+                return True
+    return False
+
+
+def _fail_stale_trials(study: optuna.Study) -> None:
+    """Heartbeats: FAIL the RUNNING trials whose worker stopped beating, and queue their retries."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def run_one_trial(
@@ -118,7 +156,12 @@ def run_one_trial(
     trial.set_user_attr(PARAM_OVERRIDES_ATTR, param_overrides)
     trial.set_user_attr(FIXED_OVERRIDES_ATTR, list(plan.fixed_overrides))
     command = trial_command(
-        [*plan.base_overrides, *param_overrides, *plan.optuna_overrides(trial.number)],
+        [
+            *plan.base_overrides,
+            *plan.tracking_overrides(trial.number),
+            *param_overrides,
+            *plan.optuna_overrides(trial.number),
+        ],
         run_dir,
         plan.seed,
     )

@@ -18,14 +18,19 @@ RESULTS_FILE = "results.json"
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=False, default=_jsonable))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file in the same directory, fsync, then rename over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=False, default=_jsonable)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -38,6 +43,17 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def process_start_unix() -> float:
+    """When this process started (Linux: its age from /proc; elsewhere: now, undercounting start-up)."""
+    try:
+        started_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime_s = float(Path("/proc/uptime").read_text().split()[0])
+        age_s = uptime_s - started_ticks / os.sysconf("SC_CLK_TCK")
+        return time.time() - age_s
+    except (OSError, ValueError, IndexError):
+        return time.time()
 
 
 def git_revision(cwd: Path | None = None) -> dict[str, Any]:
@@ -58,10 +74,15 @@ def git_revision(cwd: Path | None = None) -> dict[str, Any]:
 
 
 class ResultsFile:
-    """Owns one run's results.json: ``start`` once, then exactly one of ``complete`` / ``fail``."""
+    """Owns one run's results.json: ``start`` once, then exactly one of ``complete`` / ``fail``.
 
-    def __init__(self, run_dir: Path, config: dict[str, Any]) -> None:
+    ``writes=False`` keeps the payload in memory only: DDP ranks other than 0 run the same code,
+    and the run has one results.json, written by rank 0.
+    """
+
+    def __init__(self, run_dir: Path, config: dict[str, Any], writes: bool = True) -> None:
         self.path = Path(run_dir) / RESULTS_FILE
+        self.writes = writes
         self.payload: dict[str, Any] = {
             "status": "running",
             "error": None,
@@ -69,12 +90,12 @@ class ResultsFile:
             "config": config,
             "history": {},
             "final_metrics": {},
-            "timing": {"started_unix": time.time()},
+            "timing": {"process_start_unix": process_start_unix(), "started_unix": time.time()},
             "git": git_revision(Path(__file__).parent),
         }
 
     def start(self) -> None:
-        write_json_atomic(self.path, self.payload)
+        self._write()
 
     def finish(self, status: str, **sections: Any) -> None:
         self.payload["status"] = status
@@ -85,7 +106,15 @@ class ResultsFile:
                 self.payload[key] = value
         timing = self.payload["timing"]
         timing["total_s"] = time.time() - timing["started_unix"]
-        write_json_atomic(self.path, self.payload)
+        if timing.get("first_step_unix"):
+            timing["process_to_first_step_s"] = (
+                timing["first_step_unix"] - timing["process_start_unix"]
+            )
+        self._write()
 
     def fail(self, error: BaseException, **sections: Any) -> None:
         self.finish("failed", error=f"{type(error).__name__}: {error}", **sections)
+
+    def _write(self) -> None:
+        if self.writes:
+            write_json_atomic(self.path, self.payload)

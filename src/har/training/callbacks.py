@@ -34,6 +34,11 @@ class EpochHistory(pl.Callback):
         if self.first_step_unix is None:
             self.first_step_unix = time.time()
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A run resumed from a mid-epoch checkpoint (SLURM requeue) enters its first epoch without
+        # on_train_epoch_start: time that epoch's remainder from here.
+        self._epoch_start = time.perf_counter()
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
 
@@ -49,6 +54,12 @@ class EpochHistory(pl.Callback):
             if key in metrics:
                 name = "train_loss" if key == "train_loss_epoch" else key
                 self.history.setdefault(name, []).append(metrics[key])
+        # Sent to every logger (CSV, TensorBoard, W&B) with the epoch's other metrics.
+        logged = {"lr": self.history["lr"][-1]}
+        best_val_f1 = self.best("val_f1", "max")
+        if best_val_f1 is not None:
+            logged["best_val_f1"] = best_val_f1
+        pl_module.log_dict(logged, on_step=False, on_epoch=True)
         if trainer.is_global_zero:
             log.info(self.summary_line(seconds))
 
@@ -75,8 +86,8 @@ class EpochHistory(pl.Callback):
 
     # Kept in checkpoints so a resumed run continues the same history.
     def state_dict(self) -> dict[str, Any]:
-        return {"history": self.history, "first_step_unix": self.first_step_unix}
+        # first_step_unix stays out: it belongs to the process that is running now.
+        return {"history": self.history}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.history = state_dict["history"]
-        self.first_step_unix = state_dict.get("first_step_unix")

@@ -9,18 +9,29 @@ from typing import Any
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from har.errors import ConfigError
+from har.training.acceleration import DataOnDevice
 
 log = logging.getLogger("har")
 
 ACCELERATORS = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}
 
 
+LOGGERS = ("csv", "tensorboard", "wandb")
+
+
 def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
-    """The CSV log is always written; TensorBoard and W&B are added on request."""
+    """The CSV log is always written; TensorBoard and W&B are added on request.
+
+    Every logger also gets the run's headline settings (``run_settings_summary``) as hyperparameters,
+    beside the module's own (model, scenario, optim) that Lightning logs at fit start.
+    """
     t = cfg.trainer
+    if t.logger not in LOGGERS:
+        raise ConfigError(f"trainer.logger={t.logger!r} is not one of {LOGGERS}")
     loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
     if t.logger == "tensorboard":
         try:
@@ -33,27 +44,72 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
         wandb_logger = _wandb_logger(cfg, run_dir)
         if wandb_logger is not None:
             loggers.append(wandb_logger)
+    for logger in loggers:
+        logger.log_hyperparams(run_settings_summary(cfg))
     return loggers
 
 
+def run_settings_summary(cfg: DictConfig) -> dict[str, Any]:
+    """The settings a dashboard filters and groups runs by, as flat top-level keys."""
+    return {
+        "alpha": cfg.scenario.alpha,
+        "beta": cfg.scenario.beta,
+        "gamma": cfg.scenario.gamma,
+        "lr": cfg.optim.lr,
+        "weight_decay": cfg.optim.weight_decay,
+        "epochs": cfg.trainer.epochs,
+        "dataset": cfg.data.dataset_name,
+        "scenario_name": cfg.scenario.name,
+        "seed": cfg.seed,
+    }
+
+
 def _wandb_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
+    """W&B with ``trainer.wandb.*``; a null field is left to wandb, so ``WANDB_MODE``,
+    ``WANDB_PROJECT``, ``WANDB_ENTITY`` and ``WANDB_API_KEY`` in the environment apply."""
     w = cfg.trainer.wandb
+    if w.mode == "disabled":
+        log.info("trainer.wandb.mode=disabled: no W&B run")
+        return None
     try:
         import wandb  # noqa: F401
         from lightning.pytorch.loggers import WandbLogger
-    except ModuleNotFoundError:
-        log.warning("wandb is not installed: continuing without W&B logging (pip install wandb)")
+    except ImportError as err:  # not installed, or installed but broken
+        log.warning("wandb cannot be imported (%s): continuing without W&B logging", err)
         return None
+    settings = {
+        "project": w.project,
+        "entity": w.entity,
+        "group": w.group,
+        # Default: the run dir's last two parts (<study or date>/<trial, seed or time>).
+        "name": w.name or f"{run_dir.parent.name}/{run_dir.name}",
+        "tags": list(w.tags or []) or None,
+        "mode": w.mode,
+    }
+    config = OmegaConf.to_container(cfg, resolve=True) | run_settings_summary(cfg)
     return WandbLogger(
-        project=w.project,
-        entity=w.entity,
-        group=w.group,
-        name=w.name,
-        tags=list(w.tags or []),
-        mode=w.mode,
         save_dir=str(run_dir),
-        config=OmegaConf.to_container(cfg, resolve=True),
+        config=config,
+        **{key: value for key, value in settings.items() if value is not None},
     )
+
+
+def finish_loggers(trainer: pl.Trainer, payload: dict[str, Any]) -> None:
+    """Close the W&B run with results.json's final metrics and status as its summary, so the
+    dashboard and the file agree (an offline run's directory is complete once this returns)."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    for logger in trainer.loggers:
+        if not isinstance(logger, WandbLogger) or logger._experiment is None:
+            continue
+        try:
+            run = logger.experiment
+            metrics = payload.get("final_metrics") or {}
+            run.summary.update({k: v for k, v in metrics.items() if v is not None})
+            run.summary["status"] = payload.get("status")
+            run.finish(exit_code=0 if payload.get("status") in ("completed", "pruned") else 1)
+        except Exception as error:  # results.json already holds the truth; W&B is a copy
+            log.warning("closing the W&B run failed: %s: %s", type(error).__name__, error)
 
 
 def build_checkpoint(cfg: DictConfig, run_dir: Path) -> ModelCheckpoint | None:
@@ -72,11 +128,22 @@ def build_checkpoint(cfg: DictConfig, run_dir: Path) -> ModelCheckpoint | None:
     )
 
 
+def cluster_plugins(cfg: DictConfig) -> list[SLURMEnvironment]:
+    """In a SLURM job step (srun), Lightning's SLURMEnvironment takes ranks and addresses from SLURM
+    and owns requeue: on USR1 (the launchers forward SLURM's time-limit warning) it saves
+    ``hpc_ckpt_<n>.ckpt`` into the run dir and runs ``scontrol requeue``; the requeued job resumes
+    from it (``resume=true``, see har.training.resume). Not in an HPO trial: its worker's script
+    owns requeue there, and Lightning would requeue the whole worker from inside one trial."""
+    if not SLURMEnvironment.detect():
+        return []
+    return [SLURMEnvironment(auto_requeue=not cfg.optuna.storage)]
+
+
 def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback]) -> pl.Trainer:
     t = cfg.trainer
     if cfg.device not in ACCELERATORS:
         raise ConfigError(f"device={cfg.device!r} is not one of {sorted(ACCELERATORS)}")
-    callbacks = list(callbacks)
+    callbacks = [*callbacks, DataOnDevice(t.data_on_device)]
     checkpoint = build_checkpoint(cfg, run_dir)
     if checkpoint is not None:
         callbacks.append(checkpoint)
@@ -105,5 +172,6 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback]) -> 
         enable_model_summary=False,
         log_every_n_steps=t.log_every_n_steps,
         num_sanity_val_steps=0,
+        plugins=cluster_plugins(cfg),
         **kwargs,
     )

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-from hydra.utils import instantiate
+import torch
 from omegaconf import DictConfig, OmegaConf
 
+from har.cli import as_user_error
+from har.data.with_secondary import build_datamodule
 from har.reporting.results import ResultsFile
+from har.training.acceleration import apply_threads, compile_networks
 from har.training.callbacks import EpochHistory
 from har.training.module import JointHARModule
-from har.training.trainer import build_trainer
+from har.training.predictions import ValidationPredictions
+from har.training.resume import RunSettingsRecord, find_resume_point, run_settings
+from har.training.rng_state import RNGStateCheckpoint
+from har.training.trainer import build_trainer, finish_loggers
 from har.training.validate import validate_against_data, validate_config
 
 log = logging.getLogger("har")
@@ -31,40 +39,51 @@ def build_module(cfg: DictConfig, class_names: list[str]) -> JointHARModule:
     )
 
 
-def _resume_checkpoint(cfg: DictConfig, run_dir: Path) -> str | None:
-    if not cfg.resume:
-        return None
-    last = run_dir / cfg.trainer.checkpoint.dirpath / "last.ckpt"
-    if last.exists():
-        log.info("resuming from %s", last)
-        return str(last)
-    log.warning("resume=true but %s does not exist: starting from scratch", last)
-    return None
-
-
 def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Train and test one configuration; returns the results payload (also in results.json)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    results = ResultsFile(run_dir, OmegaConf.to_container(cfg, resolve=True))
+    results = ResultsFile(
+        run_dir, OmegaConf.to_container(cfg, resolve=True), writes=is_rank_zero_process()
+    )
     results.start()
     history = EpochHistory()
+    trainer: pl.Trainer | None = None
     try:
         validate_config(cfg)
+        apply_threads(cfg.trainer.threads)
+        resume = find_resume_point(cfg, run_dir)  # a mismatching checkpoint fails before data
         pl.seed_everything(cfg.seed, workers=True)
-        datamodule = instantiate(cfg.data, _recursive_=False)
+        datamodule = build_datamodule(cfg.data)  # with data.secondary attached, if any
         datamodule.prepare_data()
         datamodule.setup("fit")
         validate_against_data(cfg, datamodule.num_classes, datamodule.imu_channels)
         module = build_module(cfg, datamodule.class_names)
+        if resume is not None:
+            resume.check_weights_fit(module)
+        if cfg.trainer.compile:
+            compile_networks(module)  # in place: state_dict keys and checkpoints stay eager
 
-        callbacks: list[pl.Callback] = [history]
+        # The RNG states and the run's settings go into every checkpoint, for a faithful resume.
+        callbacks: list[pl.Callback] = [
+            history,
+            RNGStateCheckpoint(),
+            RunSettingsRecord(run_settings(cfg)),
+        ]
+        if cfg.trainer.val_predictions:
+            callbacks.append(ValidationPredictions(run_dir))
         pruning = _pruning_callback(cfg)
         if pruning is not None:
             callbacks.append(pruning)
         trainer = build_trainer(cfg, run_dir, callbacks)
+        results.writes = results.writes and trainer.is_global_zero  # the Trainer knows for sure
 
         fit_start = time.time()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_checkpoint(cfg, run_dir))
+        trainer.fit(
+            module,
+            datamodule=datamodule,
+            ckpt_path=None if resume is None else resume.path,
+            weights_only=True,
+        )
         fit_s = time.time() - fit_start
         if pruning is not None and pruning.pruned:
             results.finish(
@@ -72,29 +91,120 @@ def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             )
             return results.payload
 
+        # Testing from a checkpoint restores callback states too: keep the fitted run's history.
+        fitted = copy.deepcopy(history.state_dict())
         checkpoint = trainer.checkpoint_callback
         best_path = getattr(checkpoint, "best_model_path", "") or None
         test_start = time.time()
         test_metrics = trainer.test(
-            module, datamodule=datamodule, ckpt_path=best_path, verbose=False
+            module, datamodule=datamodule, ckpt_path=best_path, verbose=False, weights_only=True
         )[0]
+        history.load_state_dict(fitted)
         final = _val_metrics(cfg, history) | {k: float(v) for k, v in test_metrics.items()}
+        plots = _plots(cfg, run_dir, history, module, datamodule.class_names, trainer)
         results.finish(
             "completed",
             history=history.history,
             final_metrics=final,
-            checkpoint={"best": best_path, "tested": "best" if best_path else "final-weights"},
-            data={"window_counts": getattr(datamodule, "window_counts", None)},
+            checkpoint={
+                "best": best_path,
+                "tested": "best" if best_path else "final-weights",
+                "resumed_from": None if resume is None else str(resume.path),
+            },
+            plots=plots,
+            data={
+                "class_names": list(datamodule.class_names),
+                "window_counts": getattr(datamodule, "window_counts", None),
+                # data.imu_subjects: the training subjects whose real IMU was used
+                "imu_subjects": _plain_list(getattr(datamodule, "imu_subjects_used", None)),
+                "sessions": _session_reports(datamodule),
+            },
+            distributed=_distributed_report(trainer),
             timing={
                 "first_step_unix": history.first_step_unix,
                 "fit_s": fit_s,
                 "test_s": time.time() - test_start,
+                "torch_threads": torch.get_num_threads(),  # timings depend on it (trainer.threads)
             },
         )
         return results.payload
     except BaseException as err:  # record every failure, including Ctrl-C, then re-raise
-        results.fail(err, history=history.history)
+        results.fail(as_user_error(err) or err, history=history.history)
         raise
+    finally:
+        if trainer is not None:
+            finish_loggers(trainer, results.payload)
+
+
+def _plots(
+    cfg: DictConfig,
+    run_dir: Path,
+    history: EpochHistory,
+    module: JointHARModule,
+    class_names: list[str],
+    trainer: pl.Trainer,
+) -> dict[str, str]:
+    """plots/*.png (unless trainer.plots=false); a plotting error costs the plots, not the run."""
+    if not cfg.trainer.plots or not trainer.is_global_zero:
+        return {}
+    from har.reporting.plots import TestOutputs, write_trial_plots  # matplotlib only when plotting
+
+    title = f"{cfg.scenario.name}, seed {cfg.seed} · {run_dir.parent.name}/{run_dir.name}"
+    try:
+        written = write_trial_plots(
+            run_dir / "plots",
+            history.history,
+            TestOutputs.from_batches(module.test_outputs),
+            class_names,
+            cfg.data.sampling_rate_hz,
+            title,
+        )
+    except Exception as error:
+        log.warning("plots failed, results are unaffected: %s: %s", type(error).__name__, error)
+        return {"error": f"{type(error).__name__}: {error}"}
+    log.info("plots: %s", run_dir / "plots")
+    return {kind: str(path) for kind, path in written.items()}
+
+
+def is_rank_zero_process() -> bool:
+    """Before the Trainer exists: does this process write the run's files? DDP ranks > 0 only
+    train. Lightning's launcher gives its ranks LOCAL_RANK (and NODE_RANK), srun SLURM_PROCID,
+    torchrun RANK; Lightning derives ``rank_zero_only.rank`` from those at import."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
+
+
+def _distributed_report(trainer: pl.Trainer) -> dict[str, Any]:
+    """How the run was spread: processes, nodes, strategy, and the SLURM job (ids, restarts)."""
+    slurm_keys = (
+        "SLURM_JOB_ID",
+        "SLURM_ARRAY_JOB_ID",
+        "SLURM_ARRAY_TASK_ID",
+        "SLURM_RESTART_COUNT",
+    )
+    return {
+        "world_size": trainer.world_size,
+        "num_nodes": trainer.num_nodes,
+        "strategy": type(trainer.strategy).__name__,
+        "slurm": {
+            k.removeprefix("SLURM_").lower(): os.environ[k] for k in slurm_keys if k in os.environ
+        },
+    }
+
+
+def _session_reports(datamodule: Any) -> dict[str, dict[str, Any]]:
+    """Per session, what alignment dropped, interpolated or cut out of the windows (align's counts)."""
+    sessions = getattr(datamodule, "sessions", None) or {}
+    return {
+        f"{split}/{session.workout}": dict(session.report)
+        for split, group in sessions.items()
+        for session in group
+    }
+
+
+def _plain_list(values: Any) -> list[Any] | None:
+    return None if values is None else [v.item() if hasattr(v, "item") else v for v in values]
 
 
 def _val_metrics(cfg: DictConfig, history: EpochHistory) -> dict[str, float | None]:

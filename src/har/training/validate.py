@@ -1,11 +1,21 @@
-"""Checks of values that cannot work, made before any data is read or model built."""
+"""Checks of values that cannot work, made before any data is read."""
 
 from __future__ import annotations
 
-from omegaconf import DictConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 
 from har.errors import ConfigError
-from har.training.losses import SIMILARITIES
+from har.training.scenario_spec import check_scenario
+
+# Compared with numbers below: a string given there (optim.lr=abc) is named instead of crashing.
+NUMERIC_KEYS = (
+    "optim.lr", "optim.weight_decay", "trainer.epochs", "scenario.alpha", "scenario.beta",
+    "scenario.gamma", "data.sensor_window_length", "data.stride_seconds", "data.batch_size",
+    "model.regressor.sequence_length",
+)  # fmt: skip
+# Keys a model may not have: the physics regressor (model/regressor=physics) learns no context.
+OPTIONAL_KEYS = ("model.regressor.sequence_length",)
 
 
 def _require(ok: bool, key: str, message: str) -> None:
@@ -14,16 +24,29 @@ def _require(ok: bool, key: str, message: str) -> None:
 
 
 def validate_config(cfg: DictConfig) -> None:
+    for key in NUMERIC_KEYS:
+        value = OmegaConf.select(cfg, key)
+        if value is None and key in OPTIONAL_KEYS:
+            continue
+        _require(
+            isinstance(value, (int, float)) and not isinstance(value, bool),
+            key,
+            f"must be a number, got {value!r}",
+        )
     o, s, t, d = cfg.optim, cfg.scenario, cfg.trainer, cfg.data
-    _require(o.lr >= 0, "optim.lr", f"must be >= 0, got {o.lr}")
+    _require(
+        not d.get("pose_only", False),
+        "data",
+        f"{d.get('dataset_name')} is pose-only (no IMU to classify): train on paired data and add "
+        "it as data.secondary (e.g. +data@data.secondary=ntu_synth)",
+    )
+    _require(o.lr > 0, "optim.lr", f"must be > 0, got {o.lr}")
     _require(o.weight_decay >= 0, "optim.weight_decay", f"must be >= 0, got {o.weight_decay}")
     _require(t.epochs >= 1, "trainer.epochs", f"must be >= 1, got {t.epochs}")
-    for key in ("alpha", "beta", "gamma"):
-        _require(s[key] >= 0, f"scenario.{key}", f"must be >= 0, got {s[key]}")
-    _require(
-        s.similarity in SIMILARITIES,
-        "scenario.similarity",
-        f"must be one of {SIMILARITIES}, got {s.similarity!r}",
+    check_scenario(
+        OmegaConf.to_container(s, resolve=True),
+        gradient_clip_val=t.gradient_clip_val,
+        has_secondary_data=d.get("secondary") is not None,
     )
     _require(d.sensor_window_length >= 2, "data.sensor_window_length", "must be >= 2 samples")
     _require(d.stride_seconds > 0, "data.stride_seconds", f"must be > 0, got {d.stride_seconds}")
@@ -32,6 +55,21 @@ def validate_config(cfg: DictConfig) -> None:
         t.early_stopping.mode in ("min", "max"), "trainer.early_stopping.mode", "must be min or max"
     )
     _require(t.checkpoint.mode in ("min", "max"), "trainer.checkpoint.mode", "must be min or max")
+    validate_model(cfg)
+
+
+def validate_model(cfg: DictConfig) -> None:
+    """Build R, F and C from the config (small, fast) so that their own checks run before any data
+    is read, and check that the regressor's context fits in one window."""
+    window, context = cfg.data.sensor_window_length, cfg.model.regressor.get("sequence_length")
+    _require(
+        context is None or context <= window,
+        "model.regressor.sequence_length",
+        f"{context} samples of context (the regressor's receptive field) do not fit in "
+        f"data.sensor_window_length={window}: lower it or lengthen the window",
+    )
+    for part in ("regressor", "feature_extractor", "classifier"):
+        instantiate(cfg.model[part])  # (a ConfigError comes wrapped: har.cli.as_user_error)
 
 
 def validate_against_data(cfg: DictConfig, num_classes: int, imu_channels: int) -> None:

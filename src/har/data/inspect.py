@@ -1,0 +1,218 @@
+"""Check a data set before training on it: ``python -m har.data.inspect data=<name> [overrides]``.
+
+Prints, per split: the subjects, sessions, hours (all and valid), windows per class (and how many
+were edge-padded), the sessions left out for a missing modality, and the normalisation statistics
+fitted on the training split (IMU mean/std per channel, body scale). Writes ``summary.json`` (the
+same figures) and ``segments.png`` (for each class one aligned window: the regressor's pose input
+above the IMU the feature extractor sees, exactly as batched) into ``--out`` (default:
+``<env.output_root>/inspect/<data.dataset_name>``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from har.config import CONF_DIR
+from har.data.datamodule import SessionDataModule
+
+
+def compose(overrides: list[str]) -> DictConfig:
+    """The project's config with command-line overrides (Hydra's compose API)."""
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return hydra_compose("conf", overrides=list(overrides))
+
+
+def summarise(dm: SessionDataModule) -> dict[str, Any]:
+    """The figures of the report, from a DataModule after ``setup()``."""
+    names = list(dm.class_names)
+    splits: dict[str, Any] = {}
+    for split, sessions in dm.sessions.items():
+        index = dm.windows[split]
+        samples = sum(len(s) for s in sessions)
+        valid = sum(int(s.valid.sum()) for s in sessions)
+        splits[split] = {
+            "subjects": sorted({s.participant for s in sessions}, key=str),
+            "sessions": [s.workout for s in sessions],
+            "hours": samples / dm.sampling_rate_hz / 3600.0,
+            "valid_hours": valid / dm.sampling_rate_hz / 3600.0,
+            "windows": len(index),
+            "windows_per_class": dict(zip(names, dm.window_counts[split], strict=True)),
+            "padded_windows": dm.padded_windows[split],
+            "skipped_sessions": list(dm.source.skipped.get(split, [])),
+        }
+    scales = [x for group in dm.body_scales.values() for x in group]
+    normalisation: dict[str, Any] = {
+        "body_scale": {"median": float(np.median(scales)), "min": min(scales), "max": max(scales)},
+        "body_scale_joints": [dm.source.joint_names[j] for j in dm.source.torso],
+    }
+    if dm.acc_stats is not None:
+        normalisation |= {
+            "acc_mean": dm.acc_stats.mean.tolist(),
+            "acc_std": dm.acc_stats.std.tolist(),
+            "fitted_on": list(dm.acc_stats.workouts),
+        }
+    return {
+        "dataset": getattr(dm, "dataset_name", dm.source.cache_namespace),
+        "data_dir": str(dm.data_dir),
+        "class_names": names,
+        "joints": {str(j): dm.source.joint_names[j] for j in dm.joints},
+        "sampling_rate_hz": dm.sampling_rate_hz,
+        "window_length": dm.sensor_window_length,
+        "modalities": ["pose"] if dm.pose_only else ["pose", "imu"],
+        "missing_modalities": "imu: every session (pose-only data set)" if dm.pose_only else None,
+        "splits": splits,
+        "normalisation": normalisation,
+    }
+
+
+def report(summary: dict[str, Any]) -> str:
+    lines = [
+        f"{summary['dataset']}  ({summary['data_dir']})",
+        f"modalities: {', '.join(summary['modalities'])}; rate {summary['sampling_rate_hz']:g} Hz; "
+        f"window {summary['window_length']} samples; regressor joints {summary['joints']}",
+    ]
+    splits = summary["splits"]
+    lines.append(
+        f"\n{'split':6} {'subjects':>9} {'sessions':>9} {'hours':>8} {'valid h':>8} {'windows':>8} {'padded':>7}"
+    )
+    for split, s in splits.items():
+        lines.append(
+            f"{split:6} {len(s['subjects']):9d} {len(s['sessions']):9d} {s['hours']:8.3f} "
+            f"{s['valid_hours']:8.3f} {s['windows']:8d} {s['padded_windows']:7d}"
+        )
+        lines.append(f"       subjects: {', '.join(map(str, s['subjects']))}")
+    width = max(len(name) for name in summary["class_names"])
+    lines.append(f"\n{'windows per class':{width}} " + " ".join(f"{split:>7}" for split in splits))
+    for name in summary["class_names"]:
+        counts = " ".join(f"{s['windows_per_class'][name]:7d}" for s in splits.values())
+        lines.append(f"{name:{width}} {counts}")
+    lines.append("\nmissing modalities:")
+    if summary["missing_modalities"]:
+        lines.append(f"  {summary['missing_modalities']}")
+    for split, s in splits.items():
+        left_out = s["skipped_sessions"]
+        lines.append(f"  {split}: {', '.join(left_out) if left_out else 'none'} left out")
+    norm = summary["normalisation"]
+    lines.append("\nnormalisation (training split):")
+    if "acc_mean" in norm:
+        lines.append(f"  imu mean {np.round(norm['acc_mean'], 4).tolist()}")
+        lines.append(f"  imu std  {np.round(norm['acc_std'], 4).tolist()}")
+    scale = norm["body_scale"]
+    lines.append(
+        f"  body scale ({' -> '.join(norm['body_scale_joints'])}): median {scale['median']:.3f}, "
+        f"range {scale['min']:.3f}..{scale['max']:.3f} (pose units per session)"
+    )
+    return "\n".join(lines)
+
+
+def plot_segments(dm: SessionDataModule, path: Path) -> Path:
+    """One batched window per class: pose input (top) and IMU input (bottom), padding shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    picks = []
+    for c, name in enumerate(dm.class_names):
+        for split in ("train", "val", "test"):
+            hits = np.flatnonzero(dm.windows[split].label == c)
+            if len(hits):
+                picks.append((name, split, int(hits[len(hits) // 2])))  # mid-class
+                break
+    cols = min(4, max(len(picks), 1))
+    rows = math.ceil(len(picks) / cols)
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(4.2 * cols, 4.4 * rows), squeeze=False)
+    t = np.arange(dm.sensor_window_length) / dm.sampling_rate_hz
+    joint = dm.source.joint_names[dm.joints[-1]]
+    for k, (name, split, i) in enumerate(picks):
+        top, bottom = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
+        batch = dm.datasets[split].__getitems__([i])
+        for axis, label in enumerate("xyz"):
+            top.plot(t, batch["pose"][0, -1, axis].numpy(), label=f"{joint} {label}")
+        session = dm.sessions[split][int(dm.windows[split].session[i])].workout
+        top.set_title(f"{name}\n{split}/{session}", fontsize=8)
+        if "acc" in batch:
+            for channel, values in enumerate(batch["acc"][0].numpy()):
+                bottom.plot(t, values, label=f"imu {channel}")
+        else:  # pose-only: the first selected joint below the last one
+            first = dm.source.joint_names[dm.joints[0]]
+            for axis, label in enumerate("xyz"):
+                bottom.plot(t, batch["pose"][0, 0, axis].numpy(), label=f"{first} {label}")
+            bottom.set_title("no IMU (pose-only)", fontsize=7)
+        if "mask" in batch and not bool(batch["mask"].all()):
+            for ax in (top, bottom):
+                ax.fill_between(
+                    t,
+                    0,
+                    1,
+                    where=~batch["mask"][0].numpy(),
+                    color="0.85",
+                    transform=ax.get_xaxis_transform(),
+                    label="padding",
+                )
+        bottom.set_xlabel("s")
+        if k == 0:
+            top.legend(fontsize=6)
+            bottom.legend(fontsize=6)
+    for k in range(len(picks), rows * cols):
+        axes[2 * (k // cols), k % cols].axis("off")
+        axes[2 * (k // cols) + 1, k % cols].axis("off")
+    below = "pose" if dm.pose_only else "standardised IMU"
+    fig.suptitle(f"one window per class: pose input (body-scaled, root-centred) / {below}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m har.data.inspect", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data=utd_synth")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for summary.json and segments.png"
+    )
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+    from har.cli import as_user_error
+
+    try:
+        cfg = compose(args.overrides)
+        dm = instantiate(cfg.data, _recursive_=False)
+        dm.prepare_data()
+        dm.setup()
+    except Exception as error:
+        user_error = as_user_error(error)
+        if user_error is None:
+            raise
+        print(f"error: {user_error}", file=sys.stderr)
+        return user_error.exit_code
+    out = args.out or Path(cfg.env.output_root) / "inspect" / str(cfg.data.dataset_name)
+    summary = summarise(dm)
+    if not args.no_plot:
+        summary["figure"] = str(plot_segments(dm, out / "segments.png"))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print(report(summary))
+    print(
+        f"\nwritten: {out / 'summary.json'}"
+        + (f", {summary['figure']}" if "figure" in summary else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""`python -m har.reporting.aggregate` over prepared run directories, against hand-computed values."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from har.reporting.aggregate import main
+from har.reporting.runs import config_value, find_results
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def write_run(
+    root: Path, name: str, scenario: str, alpha: float, seed: int, status="completed", **metrics
+):
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    payload = {
+        "status": status,
+        "config": {"seed": seed, "scenario": {"name": scenario, "alpha": alpha}},
+        "final_metrics": metrics,
+        "data": {"class_names": ["squats", "lunges"]},
+    }
+    (run_dir / "results.json").write_text(json.dumps(payload))
+    return run_dir
+
+
+@pytest.fixture
+def three_runs(tmp_path):
+    runs = tmp_path / "runs"
+    write_run(
+        runs,
+        "a/1",
+        "sc2",
+        1.0,
+        1,
+        test_f1=0.60,
+        test_acc=0.70,
+        test_f1_class0=0.5,
+        test_f1_class1=0.7,
+    )
+    write_run(
+        runs,
+        "a/2",
+        "sc2",
+        1.0,
+        2,
+        test_f1=0.80,
+        test_acc=0.90,
+        test_f1_class0=0.7,
+        test_f1_class1=0.9,
+    )
+    write_run(
+        runs,
+        "b/1",
+        "base",
+        0.0,
+        1,
+        test_f1=0.50,
+        test_acc=0.55,
+        test_f1_class0=0.4,
+        test_f1_class1=0.6,
+    )
+    write_run(runs, "c/1", "sc2", 1.0, 3, status="failed", test_f1=0.0)  # never averaged in
+    return runs
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    return {row["group"]: row for row in csv.DictReader(path.open())}
+
+
+def test_groups_reproduce_hand_computed_means_and_stds(three_runs, tmp_path, capsys):
+    out = tmp_path / "tables" / "by_scenario"
+    pattern = str(three_runs / "**" / "results.json")
+    assert main([pattern, "--by", "scenario", "--baseline", "base", "--out", str(out)]) == 0
+
+    rows = read_csv(out.with_suffix(".csv"))
+    assert set(rows) == {"base", "sc2"}
+    sc2 = rows["sc2"]
+    assert sc2["n_runs"] == "2"
+    assert float(sc2["test_f1_mean"]) == pytest.approx(0.70)
+    assert float(sc2["test_f1_std"]) == pytest.approx(
+        math.sqrt(((0.6 - 0.7) ** 2 + (0.8 - 0.7) ** 2) / 1)
+    )
+    assert float(sc2["test_acc_mean"]) == pytest.approx(0.80)
+    assert float(sc2["test_f1_class1_mean"]) == pytest.approx(0.80)
+    assert float(sc2["delta_test_f1"]) == pytest.approx(0.20)
+    assert rows["base"]["test_f1_std"] == "" and float(rows["base"]["delta_test_f1"]) == 0.0
+
+    printed = capsys.readouterr().out
+    assert "| sc2 | 2 | 0.700 ± 0.141 | 0.800 ± 0.141 |" in printed
+    assert "| lunges | 0.600 | 0.800 ± 0.141 |" in printed  # per-class table, class names
+    assert out.with_suffix(".md").read_text() == printed.rstrip("\n") + "\n"
+    assert r"sc2 & 2 & 0.700 $\pm$ 0.141" in out.with_suffix(".tex").read_text()
+
+
+def test_several_keys_and_nested_keys(three_runs, tmp_path):
+    out = tmp_path / "t"
+    assert main([str(three_runs), "--by", "scenario.alpha", "seed", "--out", str(out)]) == 0
+    rows = read_csv(out.with_suffix(".csv"))
+    assert list(rows) == [
+        "scenario.alpha=0.0, seed=1",
+        "scenario.alpha=1.0, seed=1",
+        "scenario.alpha=1.0, seed=2",
+    ]
+    assert float(rows["scenario.alpha=1.0, seed=2"]["delta_test_f1"]) == pytest.approx(0.30)
+
+
+def test_unknown_baseline_and_empty_match_are_user_errors(three_runs, tmp_path, capsys):
+    assert main([str(three_runs), "--baseline", "nope", "--out", str(tmp_path / "t")]) == 2
+    assert "'base', 'sc2'" in capsys.readouterr().err
+    assert main([str(tmp_path / "nothing" / "**" / "results.json")]) == 2
+
+
+def test_config_groups_go_by_their_name():
+    config = {"scenario": {"name": "sc2", "alpha": 1.0}, "data": {"dataset_name": "mmfit"}}
+    assert config_value(config, "scenario") == "sc2"
+    assert config_value(config, "data") == "mmfit"
+    assert config_value(config, "scenario.alpha") == 1.0
+    assert config_value(config, "scenario.nope") == "(unset)"
+
+
+def test_runs_as_a_module(three_runs, tmp_path):
+    out = tmp_path / "m"
+    proc = subprocess.run(
+        [sys.executable, "-m", "har.reporting.aggregate", str(three_runs / "**" / "results.json"), "--out", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "| sc2 | 2 | 0.700 ± 0.141 |" in proc.stdout
+    assert "3 run(s) in 2 group(s), 1 skipped" in proc.stderr
+    assert len(find_results([three_runs])) == 4
