@@ -31,7 +31,7 @@ from machine import compose_config, describe_machine, twin_overrides
 from omegaconf import DictConfig, OmegaConf
 
 from har.data.with_secondary import build_datamodule
-from har.training.acceleration import apply_threads, compile_networks
+from har.training.acceleration import compile_networks, configure_torch
 from har.training.callbacks import EpochHistory
 from har.training.module import JointHARModule
 from har.training.trainer import build_trainer
@@ -135,6 +135,18 @@ def ceiling(cfg, module, batch, device, batches: int, warmup: int) -> float:
     return statistics.median(steps)
 
 
+def profile_step(cfg, module, batch, device, top: int) -> str:
+    """Where the in-memory step's time goes, by operator: what bounds the ceiling itself."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    ceiling(cfg, module, batch, device, batches=5, warmup=5)  # warm, outside the profile
+    with profile(activities=activities) as prof:
+        ceiling(cfg, module, batch, device, batches=20, warmup=0)
+    sort = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return prof.key_averages().table(sort_by=sort, row_limit=top)
+
+
 def lightning_step(cfg, module, datamodule, batches: int, warmup: int) -> float:
     """Median seconds per step of the trial's Trainer on one epoch of ``batches + warmup`` steps."""
     bench_cfg = OmegaConf.merge(
@@ -160,9 +172,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=150, help="timed steps per measure")
     parser.add_argument("--warmup", type=int, default=10, help="untimed steps before each measure")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N",
+        help="also print the top N operators of the in-memory step (torch.profiler)",
+    )  # fmt: skip
     args, overrides = parser.parse_known_args()
     cfg = compose_config([*twin_overrides(), *overrides])
-    apply_threads(cfg.trainer.threads)
+    configure_torch(cfg.trainer.threads)  # as run_trial does
     # As the trial's Trainer will (Lightning's deterministic flag), so all three loops run alike.
     if cfg.trainer.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -190,6 +206,8 @@ def main() -> None:
         cfg, _module(cfg, names, device), datamodule, args.batches, args.warmup
     )
     print_table(cfg, args, parts, ceil_step, light_step, machine_before, device, on_device)
+    if args.profile:
+        print(profile_step(cfg, _module(cfg, names, device), first_batch, device, args.profile))
 
 
 def print_table(cfg, args, parts, ceil_step, light_step, machine_before, device, on_device) -> None:

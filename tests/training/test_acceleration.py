@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import ClassVar
 
+import lightning.pytorch as pl
 import pytest
 import torch
 from hydra.utils import instantiate
@@ -12,7 +14,12 @@ from torch import nn
 from har.data.mmfit_format import CLASS_NAMES
 from har.errors import ConfigError
 from har.training import acceleration
-from har.training.acceleration import DataOnDevice, apply_threads, compile_networks
+from har.training.acceleration import (
+    DataOnDevice,
+    apply_threads,
+    compile_networks,
+    configure_torch,
+)
 from har.training.trainer import build_trainer
 from har.training.trial import build_module, run_trial
 from tests.conftest import compose_config
@@ -26,9 +33,17 @@ TINY_RUN = [
 
 @pytest.fixture
 def restore_threads():
-    before = torch.get_num_threads()
+    before = torch.get_num_threads(), torch.utils.deterministic.fill_uninitialized_memory
     yield
-    torch.set_num_threads(before)
+    torch.set_num_threads(before[0])
+    torch.utils.deterministic.fill_uninitialized_memory = before[1]
+
+
+def test_configure_torch_sets_threads_and_skips_the_nan_fill(restore_threads):
+    torch.utils.deterministic.fill_uninitialized_memory = True
+    configure_torch(1)
+    assert torch.get_num_threads() == 1
+    assert torch.utils.deterministic.fill_uninitialized_memory is False
 
 
 def test_threads_knob_sets_torch_threads(restore_threads):
@@ -148,3 +163,22 @@ def test_compiled_trial_writes_eager_checkpoints_that_match(tmp_path, twin_overr
     acc = torch.randn(8, 3, cfg.data.sensor_window_length)
     with torch.no_grad():
         torch.testing.assert_close(again.eval()(acc), eager.eval()(acc), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_a_gpu_batches_are_gathered_on_it(tmp_path, twin_overrides, debug_datamodule):
+    class BatchDevices(pl.Callback):
+        seen: ClassVar[list[tuple[str, ...]]] = []
+
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            datasets = trainer.datamodule.datasets.values()
+            self.seen.append((*{d.device.type for d in datasets}, batch["acc"].device.type))
+
+    cfg = compose_config(
+        [*twin_overrides, *TINY_RUN, "device=cuda", "trainer.precision=bf16-mixed"]
+    )
+    trainer = build_trainer(cfg, tmp_path, [BatchDevices()])
+    trainer.fit(build_module(cfg, list(CLASS_NAMES)), datamodule=debug_datamodule)
+    assert BatchDevices.seen and set(BatchDevices.seen) == {("cuda", "cuda")}
+    debug_datamodule.datasets.clear()  # back on the host for the other tests
+    debug_datamodule.setup("fit")

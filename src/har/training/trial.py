@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from har.cli import as_user_error
 from har.data.with_secondary import build_datamodule
 from har.reporting.results import ResultsFile
-from har.training.acceleration import apply_threads, compile_networks
+from har.training.acceleration import compile_networks, configure_torch
 from har.training.callbacks import EpochHistory
 from har.training.module import JointHARModule
 from har.training.predictions import ValidationPredictions
@@ -50,7 +50,7 @@ def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     trainer: pl.Trainer | None = None
     try:
         validate_config(cfg)
-        apply_threads(cfg.trainer.threads)
+        configure_torch(cfg.trainer.threads)
         resume = find_resume_point(cfg, run_dir)  # a mismatching checkpoint fails before data
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = build_datamodule(cfg.data)  # with data.secondary attached, if any
