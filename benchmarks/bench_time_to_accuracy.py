@@ -1,7 +1,7 @@
 """Time to a good model: wall-clock seconds from a trial's process start until its validation
 macro-F1 first reaches the target (0.9), on the MM-Fit twin's default split, median over seeds.
 
-    python benchmarks/bench_time_to_accuracy.py [--seeds 0 1 2] [--target 0.9] [--budget 600]
+    python benchmarks/bench_time_to_accuracy.py [--seeds 0,1,2] [--target 0.9] [--budget 600]
                                                 [hydra overrides ...]
 
 Each seed runs the real entrypoint (``experiments/run_trial.py``, default config) in its own process,
@@ -125,9 +125,14 @@ def _cross_check(record: SeedRun, run_dir: Path) -> None:
         raise RuntimeError(f"seed {record.seed}: console F1 {record.f1s} != results.json {history}")
 
 
+def _seeds(text: str) -> list[int]:
+    return [int(seed) for seed in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    # Comma-separated, so that a Hydra override after it is not read as one more seed.
+    parser.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="e.g. 0,1,2")
     parser.add_argument("--target", type=float, default=0.9, help="validation macro-F1 to reach")
     parser.add_argument("--budget", type=float, default=600.0, help="seconds per seed")
     args, overrides = parser.parse_known_args()
