@@ -139,7 +139,11 @@ def test_a_trial_job_sent_usr1_in_its_second_epoch_is_requeued_and_resumes(
     slurm: Slurm, twin_ready: None, tmp_path: Path
 ) -> None:
     run_dir = tmp_path / "run"
-    overrides = [*TINY_TRIAL, "trainer.epochs=3", "trainer.limit_train_batches=8"]
+    # Epochs of ~5 s (150 batches of windows every 0.1 s): the requeue's SIGTERM must land in
+    # epoch 1, before its end writes a last.ckpt newer than the requeue checkpoint.
+    overrides = [
+        *TINY_TRIAL, "data.stride_seconds=0.1", "trainer.epochs=3", "trainer.limit_train_batches=150",
+    ]  # fmt: skip
     job = submit(slurm, "slurm_trial.sh", RUN_DIR=str(run_dir), OVERRIDES=" ".join(overrides))
     log = run_dir / f"slurm_{job}.log"
 

@@ -25,14 +25,16 @@ from tests.conftest import TEST_CACHE_DIR, TEST_DATA_DIR
 
 pytestmark = pytest.mark.slow  # three short trainings in fresh interpreters: ~1 min
 
-# Epochs long enough (12 batches) that a kill 0.5 s after epoch 1's checkpoint lands mid-epoch.
+# Epochs long enough that a kill 0.3 s after epoch 1's checkpoint lands mid-epoch: the debug
+# workout windowed every 0.1 s gives 37 batches; 96 batches (three passes) take ~3 s on a 2-core CPU.
 ARGS = [
-    "data=mmfit_debug", "scenario=debug", "trainer.epochs=3", "trainer.limit_train_batches=12",
+    "data=mmfit_debug", "scenario=debug", "data.stride_seconds=0.1", "trainer.epochs=3",
+    "trainer.limit_train_batches=96",
     "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "trainer.progress_bar=false",
     f"env.data_dir={TEST_DATA_DIR}",
     f"env.cache_dir={TEST_CACHE_DIR}",
 ]  # fmt: skip
-KILL_DELAY_S = 0.5
+KILL_DELAY_S = 0.3  # lets Lightning finish writing last.ckpt
 
 
 def command(run_dir: Path, *extra: str) -> list[str]:

@@ -109,7 +109,7 @@ def test_checkpoint_from_another_configuration_names_the_mismatched_keys(tmp_pat
         user_error_of(lambda: find_resume_point(other, tmp_path / "run")),
         str(last),
         "model.feature_extractor.n_filters (checkpoint 8, now 4)",
-        "optim.lr (checkpoint 0.001, now 0.01)",
+        "optim.lr (checkpoint 0.003, now 0.01)",
         "start a new run dir",
     )
     assert "cache_dir" not in line
