@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -43,6 +44,24 @@ def hydra_entrypoint(main: Callable[[], object]) -> None:
             raise  # a crash: Python prints the traceback and exits 1
         traceback.print_exc()
         sys.exit(USER_ERROR_EXIT)
+
+
+def reports_user_errors(main: Callable[..., int]) -> Callable[..., int]:
+    """Decorate a plain ``main(argv) -> exit code`` (the ``python -m har...`` tools): a user error
+    becomes its one line on stderr and its exit code; a crash keeps its traceback."""
+
+    @functools.wraps(main)
+    def wrapped(*args: object, **kwargs: object) -> int:
+        try:
+            return main(*args, **kwargs)
+        except Exception as error:
+            user_error = as_user_error(error)
+            if user_error is None:
+                raise
+            print(error_line(user_error), file=sys.stderr)
+            return user_error.exit_code
+
+    return wrapped
 
 
 def as_user_error(error: BaseException) -> HarError | None:

@@ -8,7 +8,7 @@ import pytest
 from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 
 from har.data import mmfit
-from har.data.datamodule import MMFitDataModule
+from har.data.mmfit_source import MMFitDataModule
 from har.errors import ConfigError
 
 

@@ -21,8 +21,9 @@ from mmfit_writer import (
 from omegaconf import OmegaConf
 
 from har.data import mmfit
-from har.data.datamodule import MMFitDataModule, WindowDataset
 from har.data.mmfit_format import CLASS_NAMES
+from har.data.mmfit_source import MMFitDataModule
+from har.data.window_dataset import WindowDataset
 from har.data.windows import WindowIndex
 from har.errors import ConfigError, DataError
 
@@ -52,7 +53,7 @@ def test_constructor_takes_exactly_the_config_keys():
 def test_hydra_instantiate_with_list_and_dict_configs(raw, tmp_path):
     cfg = OmegaConf.create(
         {
-            "_target_": "har.data.datamodule.MMFitDataModule",
+            "_target_": "har.data.mmfit_source.MMFitDataModule",
             **tiny_datamodule_kwargs(str(raw), str(tmp_path / "c")),
         }
     )

@@ -12,9 +12,9 @@ import torch
 from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 from omegaconf import OmegaConf
 
-from har.data.datamodule import MMFitDataModule
 from har.data.folder import FolderDataModule, export, write_session
 from har.data.mmfit_format import CLASS_NAMES
+from har.data.mmfit_source import MMFitDataModule
 from har.errors import ConfigError, DataError
 from tests.conftest import TEST_CACHE_DIR, TEST_DATA_DIR, compose_config, run_trial_cli
 

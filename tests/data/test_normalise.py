@@ -7,7 +7,7 @@ import pytest
 from mmfit_writer import STANDING_MM, TORSO_MM, tiny_datamodule_kwargs, write_tiny_dataset
 
 from har.data.align import Session
-from har.data.datamodule import MMFitDataModule
+from har.data.mmfit_source import MMFitDataModule
 from har.data.normalise import STATS_FILE, body_scale, fit_acc_stats, load_stats
 from har.errors import DataError
 

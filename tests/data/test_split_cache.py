@@ -12,7 +12,8 @@ import torch
 from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 
 from har.data import split_cache
-from har.data.datamodule import MMFitDataModule, SessionDataModule
+from har.data.datamodule import SessionDataModule
+from har.data.mmfit_source import MMFitDataModule
 from har.data.split_cache import SplitArrayCache, split_key
 
 

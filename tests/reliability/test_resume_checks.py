@@ -15,7 +15,7 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
-from har.data.datamodule import MMFitDataModule
+from har.data.mmfit_source import MMFitDataModule
 from har.training.resume import (
     ResumePoint,
     RunSettingsRecord,

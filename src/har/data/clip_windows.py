@@ -25,8 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from har.data.align import Session
-from har.data.windows import WindowIndex
-from har.errors import DataError
+from har.data.windows import WindowIndex, index_windows
 
 CLIP_WINDOWS = ("centre", "sliding")
 
@@ -36,34 +35,19 @@ def build_clip_index(
 ) -> WindowIndex:
     if mode not in CLIP_WINDOWS:
         raise ValueError(f"clip window mode {mode!r} is not one of {CLIP_WINDOWS}")
-    lengths = np.array([len(s) for s in sessions], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    starts, labels, owners = [], [], []
-    for number, session in enumerate(sessions):
-        n = len(session)
+
+    def positions(n: int) -> np.ndarray:
         if mode == "centre" or n <= window_length:
-            local = np.array([(n - window_length) // 2], dtype=np.int64)
-        else:
-            local = np.arange(0, n - window_length + 1, stride, dtype=np.int64)
-        first, end = np.maximum(local, 0), np.minimum(local + window_length, n)
-        invalid_before = np.concatenate([[0], np.cumsum(~session.valid)])
-        local = local[invalid_before[end] == invalid_before[first]]
-        starts.append(local + offsets[number])
-        labels.append(session.labels[np.clip(local + window_length // 2, 0, n - 1)])
-        owners.append(np.full(len(local), number, dtype=np.int64))
-    start = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    if len(start) == 0:
-        raise DataError(
+            return np.array([(n - window_length) // 2], dtype=np.int64)
+        return np.arange(0, n - window_length + 1, stride, dtype=np.int64)
+
+    def nothing_fits() -> str:
+        return (
             f"no window fits in split {split!r}: every clip has a hole (invalid samples) in its "
             "window: check the clips' files or the reader's gap settings"
         )
-    return WindowIndex(
-        start=start,
-        label=np.concatenate(labels).astype(np.int64),
-        session=np.concatenate(owners),
-        session_offsets=offsets,
-        window_length=window_length,
-    )
+
+    return index_windows(sessions, window_length, positions, nothing_fits)
 
 
 def padded_samples(index: WindowIndex) -> np.ndarray:

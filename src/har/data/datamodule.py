@@ -4,9 +4,9 @@ Each data set supplies its sessions through a session source (``har.data.sources
 ``SessionDataModule`` here caches them, fits normalisation on the training sessions, builds the
 window index (``windows.build_index`` for long sessions, ``clip_windows.build_clip_index`` for
 short labelled clips) and concatenates each split into one contiguous tensor per stream, so a
-batch is gathered with one indexing op per stream (``WindowDataset.__getitems__``), never a
-per-window loop. The per-data-set classes (``MMFitDataModule`` here, ``UTDDataModule``,
-``NTUDataModule``, ``FolderDataModule`` beside their readers) only turn their config keys into a
+batch is gathered with one indexing op per stream (``har.data.window_dataset``), never a
+per-window loop. The per-data-set classes (``MMFitDataModule``, ``UTDDataModule``, ``NTUDataModule``,
+``FolderDataModule``, each beside its reader) only turn their config keys into a
 source.
 
 Batch contract:
@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -28,99 +28,22 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
 from har.data.align import Session
 from har.data.cache import SessionCache, session_key
 from har.data.clip_windows import CLIP_WINDOWS, build_clip_index, padded_samples
 from har.data.imu_subjects import choose_imu_subjects
-from har.data.mmfit_format import CLASS_NAMES
-from har.data.mmfit_source import MMFitSource, resolve_splits, synthetic_settings
 from har.data.normalise import AccStats, body_scale, fit_acc_stats, save_stats
 from har.data.sources import SessionSource, choice, plain, positive
 from har.data.split_cache import SplitArrayCache, split_key
+from har.data.window_dataset import WindowDataset, already_batched
 from har.data.windows import WindowIndex, build_index, stride_samples
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 NUM_POSE_JOINTS = 17  # MM-Fit's Human3.6M layout
-
-
-class WindowDataset(Dataset):
-    """Windows over one split's concatenated streams; ``__getitems__`` gathers a whole batch.
-
-    ``acc=None``: pose-only windows. ``clip_bounds``: clamp every sample index into its own
-    session (edge replication for windows that overhang a short clip) and return ``"mask"``.
-    """
-
-    def __init__(
-        self,
-        acc: torch.Tensor | None,
-        pose: torch.Tensor,
-        root: torch.Tensor,
-        index: WindowIndex,
-        clip_bounds: bool = False,
-        imu_mask: torch.Tensor | None = None,
-    ) -> None:
-        self.acc = acc  # (N, C) standardised
-        self.imu_mask = imu_mask  # (W,) bool: the window's subject has real IMU (data.imu_subjects)
-        self.pose = pose  # (N, J, 3) body-scaled, not centred
-        self.root = root  # (N, 3) body-scaled root joint trajectory
-        self.start = torch.from_numpy(index.start)
-        self.label = torch.from_numpy(index.label)
-        self.offsets = torch.arange(index.window_length)
-        self.centre = index.window_length // 2
-        self.first = self.last = None
-        if clip_bounds:
-            offsets = torch.from_numpy(index.session_offsets)
-            session = torch.from_numpy(index.session)
-            self.first, self.last = offsets[session], offsets[session + 1] - 1
-
-    def __len__(self) -> int:
-        return len(self.start)
-
-    @property
-    def device(self) -> torch.device:
-        return self.start.device
-
-    @property
-    def nbytes(self) -> int:
-        return sum(t.nbytes for t in vars(self).values() if isinstance(t, torch.Tensor))
-
-    def to(self, device: torch.device | str) -> WindowDataset:
-        """Move every stream in place, so batches are gathered where the model runs (see
-        ``har.training.acceleration.DataOnDevice``)."""
-        for name, value in vars(self).items():
-            if isinstance(value, torch.Tensor):
-                setattr(self, name, value.to(device))
-        return self
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {key: value[0] for key, value in self.__getitems__([i]).items()}
-
-    def __getitems__(self, indices: Sequence[int]) -> dict[str, torch.Tensor]:
-        chosen = torch.as_tensor(indices, dtype=torch.long, device=self.device)
-        samples = self.start[chosen][:, None] + self.offsets  # (B, T)
-        batch: dict[str, torch.Tensor] = {}
-        if self.first is not None:
-            first, last = self.first[chosen][:, None], self.last[chosen][:, None]
-            batch["mask"] = (samples >= first) & (samples <= last)
-            samples = torch.minimum(torch.maximum(samples, first), last)
-        # Centre on the root joint at the window's centre sample: one fixed point per window, so
-        # whole-body translation within the window (squats, jumps) stays in the input.
-        pose = self.pose[samples] - self.root[samples[:, self.centre]][:, None, None, :]
-        batch["pose"] = pose.permute(0, 2, 3, 1).contiguous()  # (B, T, J, 3) -> (B, J, 3, T)
-        if self.acc is not None:
-            batch["acc"] = self.acc[samples].transpose(1, 2).contiguous()  # (B, C, T)
-        batch["label"] = self.label[chosen]
-        if self.imu_mask is not None:
-            batch["imu_mask"] = self.imu_mask[chosen]
-        return batch
-
-
-def _already_batched(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return batch
 
 
 class SessionDataModule(pl.LightningDataModule):
@@ -391,65 +314,11 @@ class SessionDataModule(pl.LightningDataModule):
             generator=generator,
             # A last training batch of one window would break BatchNorm; evaluation sees all windows.
             drop_last=shuffle and len(dataset) > self.batch_size,
-            collate_fn=_already_batched,  # __getitems__ returns the finished batch
+            collate_fn=already_batched,  # __getitems__ returns the finished batch
             # Windows already on the accelerator are gathered there, by this process only.
             num_workers=self.num_workers if on_host else 0,
             persistent_workers=self.num_workers > 0 and on_host,
             pin_memory=torch.cuda.is_available() and on_host,
-        )
-
-
-class MMFitDataModule(SessionDataModule):
-    """Constructor arguments are exactly the keys of ``conf/data/mmfit.yaml`` (less ``_target_``)."""
-
-    def __init__(
-        self,
-        data_dir: str | Path,
-        dataset_name: str = "mm-fit",
-        cache_dir: str | Path | None = None,
-        synthetic: Mapping[str, Any] | None = None,
-        sensor: str = "sw_l_acc",
-        imu_channels: int = 3,
-        n_classes: int = len(CLASS_NAMES),
-        joints: Sequence[int] = (14, 15, 16),
-        root_joint: int = 0,
-        sampling_rate_hz: float = 100,
-        sensor_window_length: int = 256,
-        stride_seconds: float = 0.2,
-        batch_size: int = 64,
-        num_workers: int = 0,
-        split: str = "default",
-        train_workouts: Sequence[str] | None = None,
-        val_workouts: Sequence[str] | None = None,
-        test_workouts: Sequence[str] | None = None,
-        imu_subjects: Any = None,
-        imu_subjects_seed: int = 0,
-    ) -> None:
-        del n_classes  # a claim, checked against the labels by the trial
-        self.dataset_name = dataset_name  # informational
-        self.sensor = sensor
-        self.workouts = resolve_splits(
-            split, plain(train_workouts), plain(val_workouts), plain(test_workouts)
-        )
-        source = MMFitSource(
-            data_dir=Path(data_dir).expanduser().resolve(),
-            sensor=sensor,
-            rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
-            synthetic=synthetic_settings(synthetic),
-            workouts=self.workouts,
-        )
-        super().__init__(
-            source,
-            cache_dir=cache_dir,
-            joints=joints,
-            root_joint=root_joint,
-            sensor_window_length=sensor_window_length,
-            stride_seconds=stride_seconds,
-            batch_size=batch_size,
-            num_workers=num_workers,
-            imu_channels=imu_channels,
-            imu_subjects=imu_subjects,
-            imu_subjects_seed=imu_subjects_seed,
         )
 
 

@@ -33,11 +33,13 @@ import json
 import logging
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from har.cli import reports_user_errors
 from har.data.align import Session, _interpolate  # linear resampling, shared
 from har.data.cache import atomic_write
 from har.data.datamodule import SessionDataModule
@@ -130,28 +132,20 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
         raise DataError(f"{where}: {'; '.join(problems)} (layout: har.data.folder)")
 
 
+@dataclass
 class FolderSource:
-    cache_namespace = "folder"
-    clips = False
+    cache_namespace: ClassVar[str] = "folder"
+    clips: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        data_dir: Path,
-        rate_hz: float,
-        imu_columns: tuple[int, ...] | None,
-        pose_only: bool,
-        torso: tuple[int, int],
-        splits: Mapping[str, list[str] | None],
-    ) -> None:
-        self.data_dir = data_dir
-        self.rate_hz = rate_hz
-        self.imu_columns = imu_columns
-        self.pose_only = pose_only
-        self.torso = torso
-        self.splits = splits
-        self.class_names: tuple[str, ...] = ()
-        self.joint_names: tuple[str, ...] | None = None
-        self.skipped: dict[str, list[str]] = {}
+    data_dir: Path
+    rate_hz: float
+    imu_columns: tuple[int, ...] | None
+    pose_only: bool
+    torso: tuple[int, int]
+    splits: Mapping[str, list[str] | None]
+    skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
+    class_names: tuple[str, ...] = field(default=(), init=False)
+    joint_names: tuple[str, ...] | None = field(default=None, init=False)
 
     def prepare(self) -> None:
         pass  # the files are the user's
@@ -353,6 +347,7 @@ class FolderDataModule(SessionDataModule):
         )
 
 
+@reports_user_errors
 def main(argv: list[str] | None = None) -> int:
     """``python -m har.data.folder OUT_DIR [Hydra overrides, e.g. data=mmfit_synth]``."""
     argv = sys.argv[1:] if argv is None else argv
@@ -361,18 +356,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from hydra.utils import instantiate
 
-    from har.cli import as_user_error
     from har.data.inspect import compose
 
-    try:
-        datamodule = instantiate(compose(argv[1:]).data, _recursive_=False)
-        out = export(datamodule, argv[0])
-    except Exception as error:
-        user_error = as_user_error(error)
-        if user_error is None:
-            raise
-        print(f"error: {user_error}", file=sys.stderr)
-        return user_error.exit_code
+    datamodule = instantiate(compose(argv[1:]).data, _recursive_=False)
+    out = export(datamodule, argv[0])
     print(
         f"{out}: {sum(len(s) for s in datamodule.sessions.values())} sessions; train with data=folder data.data_dir={out}"
     )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from hydra import initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from har.cli import reports_user_errors
 from har.config import CONF_DIR
 from har.data.datamodule import SessionDataModule
 
@@ -177,6 +177,7 @@ def plot_segments(dm: SessionDataModule, path: Path) -> Path:
     return path
 
 
+@reports_user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m har.data.inspect", description=__doc__.split("\n\n")[0]
@@ -187,19 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args(argv)
-    from har.cli import as_user_error
-
-    try:
-        cfg = compose(args.overrides)
-        dm = instantiate(cfg.data, _recursive_=False)
-        dm.prepare_data()
-        dm.setup()
-    except Exception as error:
-        user_error = as_user_error(error)
-        if user_error is None:
-            raise
-        print(f"error: {user_error}", file=sys.stderr)
-        return user_error.exit_code
+    cfg = compose(args.overrides)
+    dm = instantiate(cfg.data, _recursive_=False)
+    dm.prepare_data()
+    dm.setup()
     out = args.out or Path(cfg.env.output_root) / "inspect" / str(cfg.data.dataset_name)
     summary = summarise(dm)
     if not args.no_plot:

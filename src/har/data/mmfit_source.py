@@ -1,45 +1,41 @@
-"""MM-Fit (real or the synthetic twin) as a session source: one workout = one long session."""
+"""MM-Fit (real or the synthetic twin) as a session source, one workout = one long session, and
+its DataModule."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from har.data import mmfit
 from har.data.align import MAX_GAP_S, Session, align
+from har.data.datamodule import SessionDataModule
 from har.data.mmfit_format import CLASS_NAMES, H36M_JOINTS, PARTICIPANT_OF, SPLITS
 from har.data.normalise import HIP, THORAX
-from har.data.sources import SPLIT_NAMES, SessionRef, plain
+from har.data.sources import SPLIT_NAMES, SessionRef, plain, positive, synthetic_settings
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class MMFitSource:
-    cache_namespace = "mmfit"
-    class_names = CLASS_NAMES
-    joint_names = H36M_JOINTS
-    torso = (HIP, THORAX)
-    clips = False
-    pose_only = False
+    cache_namespace: ClassVar[str] = "mmfit"
+    class_names: ClassVar[tuple[str, ...]] = CLASS_NAMES
+    joint_names: ClassVar[tuple[str, ...] | None] = H36M_JOINTS
+    torso: ClassVar[tuple[int, int]] = (HIP, THORAX)
+    clips: ClassVar[bool] = False
+    pose_only: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        data_dir: Path,
-        sensor: str,
-        rate_hz: float,
-        synthetic: dict[str, Any] | None,
-        workouts: dict[str, tuple[str, ...]],
-    ) -> None:
-        self.data_dir = data_dir
-        self.sensor = sensor
-        self.rate_hz = rate_hz
-        self.synthetic = synthetic
-        self.workouts = workouts
-        self.skipped: dict[str, list[str]] = {}
+    data_dir: Path
+    sensor: str
+    rate_hz: float
+    synthetic: dict[str, Any] | None
+    workouts: dict[str, tuple[str, ...]]
+    skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
 
     def prepare(self) -> None:
         if self.synthetic is not None:
@@ -88,19 +84,60 @@ class MMFitSource:
         return align(mmfit.read_workout(self.data_dir, ref.name, self.sensor), self.rate_hz)
 
 
-def synthetic_settings(synthetic: Any) -> dict[str, Any] | None:
-    synthetic = plain(synthetic)
-    if synthetic is None:
-        return None
-    if not isinstance(synthetic, dict) or set(synthetic) != {"workouts", "minutes", "seed"}:
-        raise ConfigError(
-            f"data.synthetic={synthetic!r}: expected null or {{workouts, minutes, seed}}"
+class MMFitDataModule(SessionDataModule):
+    """Constructor arguments are exactly the keys of ``conf/data/mmfit.yaml`` (less ``_target_``)."""
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        dataset_name: str = "mm-fit",
+        cache_dir: str | Path | None = None,
+        synthetic: Mapping[str, Any] | None = None,
+        sensor: str = "sw_l_acc",
+        imu_channels: int = 3,
+        n_classes: int = len(CLASS_NAMES),
+        joints: Sequence[int] = (14, 15, 16),
+        root_joint: int = 0,
+        sampling_rate_hz: float = 100,
+        sensor_window_length: int = 256,
+        stride_seconds: float = 0.2,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        split: str = "default",
+        train_workouts: Sequence[str] | None = None,
+        val_workouts: Sequence[str] | None = None,
+        test_workouts: Sequence[str] | None = None,
+        imu_subjects: Any = None,
+        imu_subjects_seed: int = 0,
+    ) -> None:
+        del n_classes  # a claim, checked against the labels by the trial
+        self.dataset_name = dataset_name  # informational
+        self.sensor = sensor
+        self.workouts = resolve_splits(
+            split, plain(train_workouts), plain(val_workouts), plain(test_workouts)
         )
-    return {
-        "workouts": int(synthetic["workouts"]),
-        "minutes": float(synthetic["minutes"]),
-        "seed": int(synthetic["seed"]),
-    }
+        source = MMFitSource(
+            data_dir=Path(data_dir).expanduser().resolve(),
+            sensor=sensor,
+            rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
+            synthetic=synthetic_settings(
+                synthetic, {"workouts": int, "minutes": float, "seed": int}
+            ),
+            workouts=self.workouts,
+        )
+        super().__init__(
+            source,
+            cache_dir=cache_dir,
+            joints=joints,
+            root_joint=root_joint,
+            sensor_window_length=sensor_window_length,
+            stride_seconds=stride_seconds,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            imu_channels=imu_channels,
+            imu_subjects=imu_subjects,
+            imu_subjects_seed=imu_subjects_seed,
+        )
 
 
 def _workout_id(value: Any) -> str:

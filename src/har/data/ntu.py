@@ -28,10 +28,10 @@ import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from har.data.sources import (
     plain,
     positive,
     require_nonempty,
+    synthetic_settings,
     uniform_clock,
 )
 from har.errors import ConfigError, DataError
@@ -221,37 +222,29 @@ def find_samples(root: Path) -> dict[str, Path]:
     return found
 
 
+@dataclass
 class NTUSource:
-    cache_namespace = "ntu"
-    joint_names = KINECT_V2_JOINTS
-    torso = TORSO
-    clips = True
-    pose_only = True
+    cache_namespace: ClassVar[str] = "ntu"
+    joint_names: ClassVar[tuple[str, ...] | None] = KINECT_V2_JOINTS
+    torso: ClassVar[tuple[int, int]] = TORSO
+    clips: ClassVar[bool] = True
+    pose_only: ClassVar[bool] = True
 
-    def __init__(
-        self,
-        data_dir: Path,
-        synthetic: dict[str, int] | None,
-        edition: str,
-        missing_list: str | None,
-        actions: tuple[int, ...],
-        rate_hz: float,
-        min_tracking_state: int,
-        split: str,
-        val_subjects: tuple[int, ...],
-    ) -> None:
-        self.data_dir = data_dir
-        self.synthetic = synthetic
-        self.edition = edition
-        self.missing_list = missing_list  # read when listing: a synthetic tree writes its own
-        self.actions = actions
-        self.rate_hz = rate_hz
-        self.min_tracking_state = min_tracking_state
-        self.split = split
-        self.val_subjects = val_subjects
+    data_dir: Path
+    synthetic: dict[str, int] | None
+    edition: str
+    missing_list: str | None  # read when listing: a synthetic tree writes its own
+    actions: tuple[int, ...]
+    rate_hz: float
+    min_tracking_state: int
+    split: str
+    val_subjects: tuple[int, ...]
+    skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
+    class_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
         names = action_names()
-        self.class_names = tuple(names[a - 1] for a in actions)
-        self.skipped: dict[str, list[str]] = {}
+        self.class_names = tuple(names[a - 1] for a in self.actions)
 
     def prepare(self) -> None:
         if self.synthetic is not None:
@@ -367,7 +360,7 @@ class NTUDataModule(SessionDataModule):
             log.warning("data.split=%s is not a published protocol of %s", split, edition)
         source = NTUSource(
             data_dir=Path(data_dir).expanduser().resolve(),
-            synthetic=_synthetic_settings(synthetic),
+            synthetic=synthetic_settings(synthetic, {"performers": int, "setups": int, "seed": int}),
             edition=edition,
             missing_list=None if missing_skeletons is None else str(missing_skeletons),
             actions=chosen,
@@ -388,17 +381,6 @@ class NTUDataModule(SessionDataModule):
             imu_channels=0,
             clip_windows=clip_windows,
         )
-
-
-def _synthetic_settings(synthetic: Any) -> dict[str, int] | None:
-    synthetic = plain(synthetic)
-    if synthetic is None:
-        return None
-    if not isinstance(synthetic, dict) or set(synthetic) != {"performers", "setups", "seed"}:
-        raise ConfigError(
-            f"data.synthetic={synthetic!r}: expected null or {{performers, setups, seed}}"
-        )
-    return {key: int(value) for key, value in synthetic.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

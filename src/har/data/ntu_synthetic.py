@@ -13,8 +13,6 @@ body-less) listed in ``missing_skeletons.txt`` like the official lists.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +23,7 @@ from har.data.action_motion import action_duration, kinect_joints, perform
 from har.data.exercise_motion import Motion, Style
 from har.data.ntu import FPS, KINECT_V2_JOINTS
 from har.data.sources import kinect_to_pose_frame
-from har.data.twin_store import ensure_twin
-from har.errors import HarError
+from har.data.twin_store import ensure_twin, twin_cli
 
 # NTU action -> the action_motion (UTD numbering) that performs it.
 MOTIONS = {7: 5, 8: 25, 9: 24, 10: 4, 23: 3, 40: 6}
@@ -156,23 +153,16 @@ def ensure_ntu_twin(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m har.data.ntu_synthetic", description=__doc__.split("\n\n")[0]
+    description = __doc__.split("\n\n")[0]
+    return twin_cli(
+        argv,
+        "python -m har.data.ntu_synthetic",
+        description,
+        ensure_ntu_twin,
+        performers=6,
+        setups=1,
+        seed=0,
     )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--performers", type=int, default=6)
-    parser.add_argument("--setups", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        path = ensure_ntu_twin(args.out_dir, args.performers, args.setups, args.seed)
-    except ValueError as exc:
-        parser.error(str(exc))
-    except HarError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(path)
-    return 0
 
 
 if __name__ == "__main__":

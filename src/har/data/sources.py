@@ -104,6 +104,16 @@ def integers(values: Any, key: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def synthetic_settings(value: Any, types: Mapping[str, type]) -> dict[str, Any] | None:
+    """``data.synthetic``: null (read real files) or exactly the generator's keys, converted."""
+    value = plain(value)
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != set(types):
+        raise ConfigError(f"data.synthetic={value!r}: expected null or {{{', '.join(types)}}}")
+    return {key: convert(value[key]) for key, convert in types.items()}
+
+
 def disjoint_splits(splits: Mapping[str, Sequence[Any]], what: str, key: str) -> None:
     """Raise when a session or subject is in two splits (the result would leak)."""
     for (a, in_a), (b, in_b) in combinations(splits.items(), 2):

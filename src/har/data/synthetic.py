@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from har import physics
+from har.cli import reports_user_errors
 from har.data import skeleton_motion as sk
 from har.data.exercise_motion import Style
 from har.data.mmfit_format import (
@@ -42,7 +42,6 @@ from har.data.mmfit_format import (
 )
 from har.data.twin_store import MANIFEST, ensure_twin, write_twin
 from har.data.workout_timeline import Segment, plan_workout, render_channels
-from har.errors import HarError
 
 INTERNAL_FS = 7 * POSE_FPS  # 210 Hz: every 7th sample is a camera frame
 WATCH_INTERVAL_MS = 1000.0 / 103.0  # nominal 100 Hz, measured ≈103 Hz on the real watches
@@ -311,6 +310,7 @@ def ensure_mmfit_twin(
     return ensure_twin(Path(out_dir), _settings(workouts, minutes, seed), _generate_into)
 
 
+@reports_user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m har.data.synthetic", description=__doc__.split("\n\n")[0]
@@ -331,9 +331,6 @@ def main(argv: list[str] | None = None) -> int:
         path = make(args.out_dir, args.workouts, args.minutes, args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    except HarError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     manifest = json.loads((path / MANIFEST).read_text())
     print(
         f"{path}: {manifest['workouts']} workouts x {manifest['minutes']:g} min, "

@@ -7,6 +7,7 @@ tree that looks complete. A directory without the manifest is never touched: it 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from har.cli import reports_user_errors
 from har.errors import DataError
 
 MANIFEST = "twin.json"
@@ -101,3 +103,20 @@ def _swap_in(partial: Path, out: Path, settings: dict[str, Any]) -> None:
     finally:
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
+
+
+@reports_user_errors
+def twin_cli(
+    argv: list[str] | None, prog: str, description: str, ensure: Callable[..., Path], **sizes: int
+) -> int:
+    """``python -m PROG OUT_DIR [--SIZE N ...]``: ``ensure(OUT_DIR, **sizes)``, then print the folder."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("out_dir", type=Path)
+    for name, default in sizes.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    chosen = vars(parser.parse_args(argv))
+    try:
+        print(ensure(chosen.pop("out_dir"), **chosen))
+    except ValueError as exc:  # a size out of range
+        parser.error(str(exc))
+    return 0

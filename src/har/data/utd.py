@@ -23,9 +23,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.io
@@ -42,6 +42,7 @@ from har.data.sources import (
     plain,
     positive,
     require_nonempty,
+    synthetic_settings,
     uniform_clock,
 )
 from har.errors import ConfigError, DataError
@@ -206,32 +207,26 @@ def align_clip(
     )
 
 
+@dataclass
 class UTDSource:
-    cache_namespace = "utd"
-    joint_names = KINECT_V1_JOINTS
-    torso = TORSO
-    clips = True
-    pose_only = False
+    cache_namespace: ClassVar[str] = "utd"
+    joint_names: ClassVar[tuple[str, ...] | None] = KINECT_V1_JOINTS
+    torso: ClassVar[tuple[int, int]] = TORSO
+    clips: ClassVar[bool] = True
+    pose_only: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        data_dir: Path,
-        synthetic: dict[str, int] | None,
-        sensor: str,
-        units: str,
-        actions: tuple[int, ...],
-        rate_hz: float,
-        subjects: Mapping[str, tuple[int, ...]],
-    ) -> None:
-        self.data_dir = data_dir
-        self.synthetic = synthetic
-        self.sensor = sensor
-        self.units = units
-        self.actions = actions
-        self.rate_hz = rate_hz
-        self.subjects = subjects
-        self.class_names = tuple(ACTION_NAMES[a - 1] for a in actions)
-        self.skipped: dict[str, list[str]] = {}
+    data_dir: Path
+    synthetic: dict[str, int] | None
+    sensor: str
+    units: str
+    actions: tuple[int, ...]
+    rate_hz: float
+    subjects: Mapping[str, tuple[int, ...]]
+    skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
+    class_names: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.class_names = tuple(ACTION_NAMES[a - 1] for a in self.actions)
 
     def prepare(self) -> None:
         if self.synthetic is not None:
@@ -362,7 +357,7 @@ class UTDDataModule(SessionDataModule):
             )
         source = UTDSource(
             data_dir=Path(data_dir).expanduser().resolve(),
-            synthetic=_synthetic_settings(synthetic),
+            synthetic=synthetic_settings(synthetic, {"subjects": int, "trials": int, "seed": int}),
             sensor=self.sensor,
             units=choice(units, "data.units", ("si", "raw")),
             actions=actions_,
@@ -381,14 +376,3 @@ class UTDDataModule(SessionDataModule):
             imu_channels=imu_channels,
             clip_windows=clip_windows,
         )
-
-
-def _synthetic_settings(synthetic: Any) -> dict[str, int] | None:
-    synthetic = plain(synthetic)
-    if synthetic is None:
-        return None
-    if not isinstance(synthetic, dict) or set(synthetic) != {"subjects", "trials", "seed"}:
-        raise ConfigError(
-            f"data.synthetic={synthetic!r}: expected null or {{subjects, trials, seed}}"
-        )
-    return {key: int(value) for key, value in synthetic.items()}

@@ -14,8 +14,6 @@ as in the real files). Deterministic for a seed; generated once and recognised b
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +25,8 @@ from har.data import skeleton_motion as sk
 from har.data.action_motion import action_duration, kinect_joints, perform
 from har.data.exercise_motion import Motion, Style
 from har.data.sources import kinect_to_pose_frame
-from har.data.twin_store import ensure_twin
+from har.data.twin_store import ensure_twin, twin_cli
 from har.data.utd import ACTION_SETS, INERTIAL_HZ, KINECT_V1_JOINTS, KNOWN_MISSING, clip_name
-from har.errors import HarError
 
 INTERNAL_FS = 300.0  # 6 x the inertial rate
 _STYLE, _CLIP = 11, 12  # SeedSequence branches
@@ -109,23 +106,16 @@ def ensure_utd_twin(out_dir: str | Path, subjects: int = 8, trials: int = 4, see
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m har.data.utd_synthetic", description=__doc__.split("\n\n")[0]
+    description = __doc__.split("\n\n")[0]
+    return twin_cli(
+        argv,
+        "python -m har.data.utd_synthetic",
+        description,
+        ensure_utd_twin,
+        subjects=8,
+        trials=4,
+        seed=0,
     )
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--subjects", type=int, default=8)
-    parser.add_argument("--trials", type=int, default=4)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    try:
-        path = ensure_utd_twin(args.out_dir, args.subjects, args.trials, args.seed)
-    except ValueError as exc:
-        parser.error(str(exc))
-    except HarError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(path)
-    return 0
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ window straddles a gap or the seam between two sessions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,25 +42,46 @@ def build_index(
     sessions: Sequence[Session], window_length: int, stride_samples: int, split: str = "split"
 ) -> WindowIndex:
     """Every ``stride_samples``-th window of ``window_length`` samples lying wholly on valid samples."""
-    lengths = np.array([len(s) for s in sessions], dtype=np.int64)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    starts, labels, owners = [], [], []
-    for number, session in enumerate(sessions):
-        local = np.arange(0, len(session) - window_length + 1, stride_samples, dtype=np.int64)
-        # Invalid samples before each position: a window is clean iff the count does not change.
-        invalid_before = np.concatenate([[0], np.cumsum(~session.valid)])
-        local = local[invalid_before[local + window_length] == invalid_before[local]]
-        starts.append(local + offsets[number])
-        labels.append(session.labels[local + window_length // 2])
-        owners.append(np.full(len(local), number, dtype=np.int64))
-    start = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
-    if len(start) == 0:
+
+    def positions(n: int) -> np.ndarray:
+        return np.arange(0, n - window_length + 1, stride_samples, dtype=np.int64)
+
+    def nothing_fits() -> str:
         longest = max((_longest_valid_run(s.valid) for s in sessions), default=0)
-        raise DataError(
+        return (
             f"no window fits in split {split!r}: data.sensor_window_length={window_length} samples is "
             f"longer than every session's longest stretch of valid samples ({longest}): "
             "lower data.sensor_window_length or add longer workouts"
         )
+
+    return index_windows(sessions, window_length, positions, nothing_fits)
+
+
+def index_windows(
+    sessions: Sequence[Session],
+    window_length: int,
+    positions: Callable[[int], np.ndarray],
+    nothing_fits: Callable[[], str],
+) -> WindowIndex:
+    """The windows starting at ``positions(len(session))`` in each session (they may overhang a
+    short clip), less those whose in-session part touches an invalid sample. Labelled by the
+    centre sample, clamped into the session; ``nothing_fits()`` explains an empty index."""
+    lengths = np.array([len(s) for s in sessions], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    starts, labels, owners = [], [], []
+    for number, session in enumerate(sessions):
+        n = len(session)
+        local = positions(n)
+        # Invalid samples before each position: a window is clean iff the count does not change.
+        first, end = np.maximum(local, 0), np.minimum(local + window_length, n)
+        invalid_before = np.concatenate([[0], np.cumsum(~session.valid)])
+        local = local[invalid_before[end] == invalid_before[first]]
+        starts.append(local + offsets[number])
+        labels.append(session.labels[np.clip(local + window_length // 2, 0, n - 1)])
+        owners.append(np.full(len(local), number, dtype=np.int64))
+    start = np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64)
+    if len(start) == 0:
+        raise DataError(nothing_fits())
     return WindowIndex(
         start=start,
         label=np.concatenate(labels).astype(np.int64),

@@ -97,7 +97,7 @@ class DataOnDevice(pl.Callback):
     built; they stay there for the later stages (validation, test) of the same process.
 
     Works on any datamodule whose ``datasets`` values offer ``nbytes``, ``device`` and ``to(device)``
-    (``har.data.datamodule.WindowDataset``); others are left alone.
+    (``har.data.window_dataset.WindowDataset``); others are left alone.
     """
 
     def __init__(self, enabled: bool = True) -> None:
