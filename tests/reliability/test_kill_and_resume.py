@@ -8,6 +8,7 @@ epoch 2), and ``resume=true`` into the killed run's directory.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -98,6 +99,17 @@ def test_resumed_run_ends_with_the_uninterrupted_metrics(runs):
     for series, values in uninterrupted["history"].items():
         if series != "epoch_seconds":
             assert resumed["history"][series] == values, series
+
+
+def test_the_csv_log_keeps_the_epochs_before_the_kill(runs):
+    uninterrupted, resumed = (metrics_rows(run_dir) for run_dir in runs)
+    assert {row["epoch"] for row in resumed} >= {"0", "1", "2"}
+    assert resumed == uninterrupted  # rows of the re-run part of epoch 2 are not doubled
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as file:
+        return list(csv.DictReader(file))
 
 
 def test_checkpoints_load_weights_only_with_every_state_of_the_run(runs):

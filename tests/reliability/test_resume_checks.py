@@ -25,7 +25,7 @@ from har.training.resume import (
 )
 from har.training.rng_state import RNGStateCheckpoint, capture_rng_states, restore_rng_states
 from tests.bad_inputs.entrypoint import assert_user_error, user_error_of
-from tests.conftest import compose_config
+from tests.conftest import compose_config, run_trial_cli
 from tests.data.mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 
 
@@ -155,3 +155,21 @@ def test_resume_without_a_checkpoint_starts_from_scratch(tmp_path, caplog):
     assert "starting from scratch" in caplog.text
     write_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert find_resume_point(compose_config([]), tmp_path) is None  # resume=false ignores it
+
+
+def test_last_checkpoint_follows_every_epoch_even_on_a_plateau(tmp_path):
+    # lr 1e-9 learns nothing: val_f1 never improves after epoch 0, so the best checkpoint stays
+    # epoch 0's. Lightning's own save_last would leave last.ckpt there too, and a resume would
+    # redo every epoch since.
+    run = run_trial_cli(
+        ["data=mmfit_debug", "scenario=debug", "trainer.epochs=3", "optim.lr=1e-9",
+         "trainer.limit_train_batches=2", "trainer.limit_val_batches=2",
+         "trainer.limit_test_batches=1", "trainer.early_stopping.enabled=false"],
+        tmp_path / "run",
+    )  # fmt: skip
+    assert run.proc.returncode == 0, run.proc.stderr[-3000:]
+    checkpoints = run.run_dir / "checkpoints"
+    assert [p.name for p in checkpoints.glob("epoch*.ckpt")] == [
+        f"epoch0-f1{run.results['history']['val_f1'][0]:.4f}.ckpt"
+    ]
+    assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 2

@@ -114,6 +114,20 @@ def test_wandb_offline_run_holds_the_logged_metrics(tmp_path):
     assert wb.summary["status"] == "completed" and wb.exit_code == 0
 
 
+def test_a_resumed_run_continues_its_wandb_run(tmp_path):
+    def wandb_run_id(*overrides: str) -> str:
+        cfg = compose_config(["trainer.logger=wandb", "trainer.wandb.mode=offline", *overrides])
+        (logger,) = [
+            lg for lg in build_loggers(cfg, tmp_path) if type(lg).__name__ == "WandbLogger"
+        ]
+        assert logger._wandb_init["resume"] == "allow"
+        return logger._wandb_init["id"]
+
+    first = wandb_run_id()
+    assert wandb_run_id("resume=true") == first  # a resume (or a SLURM requeue) continues it
+    assert wandb_run_id() != first  # a fresh start in the same dir is a new W&B run
+
+
 @pytest.mark.slow
 def test_without_wandb_the_trial_completes_with_one_warning(tmp_path):
     shim = tmp_path / "shim"

@@ -6,7 +6,7 @@ import pytest
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
 from har.errors import ConfigError
-from har.training.trainer import build_trainer
+from har.training.trainer import LastCheckpoint, build_trainer
 from tests.conftest import compose_config
 
 
@@ -41,9 +41,13 @@ def test_checkpoint_knobs(tmp_path):
                     "trainer.checkpoint.save_top_k=2", "trainer.checkpoint.dirpath=ckpts",
                     "trainer.checkpoint.filename='f{epoch}'"), ModelCheckpoint)  # fmt: skip
     assert (ck.monitor, ck.mode, ck.save_top_k, ck.filename) == ("val_loss", "min", 2, "f{epoch}")
-    assert ck.dirpath == str(tmp_path / "ckpts") and ck.save_last
+    assert ck.dirpath == str(tmp_path / "ckpts")
+    trainer = build(tmp_path, "trainer.checkpoint.dirpath=ckpts")
+    assert trainer.checkpoint_callback is only(trainer, ModelCheckpoint)  # the test split's
+    last = only(trainer, LastCheckpoint)
+    assert (last.dirpath, last.filename, last.monitor) == (str(tmp_path / "ckpts"), "last", None)
     for off in ("trainer.checkpoint.enabled=false", "trainer.enable_checkpointing=false"):
-        assert only(build(tmp_path, off), ModelCheckpoint) is None
+        assert only(build(tmp_path, off), ModelCheckpoint) is None  # neither best nor last
 
 
 def test_device_precision_and_determinism(tmp_path):

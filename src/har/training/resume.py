@@ -102,6 +102,7 @@ class ResumePoint:
 
     path: Path
     epoch: int | None
+    global_step: int | None  # the CSV log keeps the killed attempt's rows before it
     settings: dict[str, Any] | None  # None: written without RunSettingsRecord
     shapes: dict[str, tuple[int, ...]]
 
@@ -111,6 +112,7 @@ class ResumePoint:
         return cls(
             path=path,
             epoch=checkpoint.get("epoch"),
+            global_step=checkpoint.get("global_step"),
             settings=recorded.get("settings"),
             shapes={key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()},
         )

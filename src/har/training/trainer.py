@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import csv
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
 
 from har.errors import ConfigError
 from har.training.acceleration import DataOnDevice
+from har.training.resume import LAST_CHECKPOINT
 
 log = logging.getLogger("har")
 
@@ -21,10 +25,12 @@ ACCELERATORS = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps"
 
 
 LOGGERS = ("csv", "tensorboard", "wandb")
+WANDB_RUN_ID_FILE = "wandb_run_id"
 
 
-def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
-    """The CSV log is always written; TensorBoard and W&B are added on request.
+def build_loggers(cfg: DictConfig, run_dir: Path, resumed_step: int | None = None) -> list[Logger]:
+    """The CSV log is always written; TensorBoard and W&B are added on request. A resumed run
+    (``resumed_step``: the checkpoint's global step) continues the killed attempt's CSV log.
 
     Every logger also gets the run's headline settings (``run_settings_summary``) as hyperparameters,
     beside the module's own (model, scenario, optim) that Lightning logs at fit start.
@@ -32,7 +38,7 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
     t = cfg.trainer
     if t.logger not in LOGGERS:
         raise ConfigError(f"trainer.logger={t.logger!r} is not one of {LOGGERS}")
-    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="csv", version="")]
+    loggers: list[Logger] = [ContinuedCSVLogger(run_dir, resumed_step)]
     if t.logger == "tensorboard":
         try:
             from lightning.pytorch.loggers import TensorBoardLogger
@@ -47,6 +53,42 @@ def build_loggers(cfg: DictConfig, run_dir: Path) -> list[Logger]:
     for logger in loggers:
         logger.log_hyperparams(run_settings_summary(cfg))
     return loggers
+
+
+class ContinuedCSVLogger(CSVLogger):
+    """``csv/metrics.csv``; in a resumed run, the killed attempt's rows before the checkpoint's
+    step are kept and the new ones appended (Lightning's writer would delete the file, and with it
+    the epochs before the kill). Rows from the checkpoint's step on are re-logged by the resumed
+    run, so they are dropped rather than doubled."""
+
+    def __init__(self, run_dir: Path, resumed_step: int | None) -> None:
+        super().__init__(save_dir=str(run_dir), name="csv", version="")
+        self.resumed_step = resumed_step
+
+    @property
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is not None or self.resumed_step is None:
+            return super().experiment
+        path = Path(self.log_dir) / "metrics.csv"
+        header, kept = _rows_before_step(path, self.resumed_step)
+        path.unlink(missing_ok=True)  # nothing left for the new writer to delete
+        writer = super().experiment
+        if kept:
+            with path.open("w", newline="") as file:
+                table = csv.DictWriter(file, fieldnames=header)
+                table.writeheader()
+                table.writerows(kept)
+            writer.metrics_keys = list(header)  # later rows append under this header
+        return writer
+
+
+def _rows_before_step(path: Path, step: int) -> tuple[list[str], list[dict[str, str]]]:
+    if not path.is_file():
+        return [], []
+    with path.open(newline="") as file:
+        reader = csv.DictReader(file)
+        rows = [row for row in reader if row.get("step") and int(float(row["step"])) < step]
+        return list(reader.fieldnames or []), rows
 
 
 def run_settings_summary(cfg: DictConfig) -> dict[str, Any]:
@@ -90,8 +132,24 @@ def _wandb_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
     return WandbLogger(
         save_dir=str(run_dir),
         config=config,
+        id=_wandb_run_id(run_dir, cfg.resume),
+        resume="allow",
         **{key: value for key, value in settings.items() if value is not None},
     )
+
+
+def _wandb_run_id(run_dir: Path, resume: bool) -> str:
+    """One W&B run per run dir: a resumed run (``resume=true``, a SLURM requeue) continues the
+    killed attempt's W&B run instead of starting a second one."""
+    import wandb
+
+    path = run_dir / WANDB_RUN_ID_FILE
+    if resume and path.is_file():
+        return path.read_text().strip()
+    run_id = wandb.util.generate_id()
+    if is_rank_zero_process():
+        path.write_text(run_id + "\n")
+    return run_id
 
 
 def finish_loggers(trainer: pl.Trainer, payload: dict[str, Any]) -> None:
@@ -112,20 +170,48 @@ def finish_loggers(trainer: pl.Trainer, payload: dict[str, Any]) -> None:
             log.warning("closing the W&B run failed: %s: %s", type(error).__name__, error)
 
 
-def build_checkpoint(cfg: DictConfig, run_dir: Path) -> ModelCheckpoint | None:
+class LastCheckpoint(ModelCheckpoint):
+    """``last.ckpt`` after every validation, what ``resume=true`` continues from.
+
+    Lightning's ``save_last=True`` rewrites last.ckpt only in an epoch whose monitored score made
+    the top k, so a run killed on a plateau would resume epochs back and redo them.
+    """
+
+    def __init__(self, dirpath: str) -> None:
+        super().__init__(
+            dirpath=dirpath,
+            filename=LAST_CHECKPOINT.removesuffix(".ckpt"),
+            monitor=None,  # with save_top_k=1: the latest epoch, replacing the one before
+            save_top_k=1,
+            enable_version_counter=False,  # a resumed run overwrites the file it resumed from
+        )
+
+
+def build_checkpoints(cfg: DictConfig, run_dir: Path) -> list[ModelCheckpoint]:
+    """The best ``save_top_k`` by ``trainer.checkpoint.monitor`` (first: ``trainer.checkpoint_callback``,
+    which the test split is evaluated with) and ``last.ckpt``; none when checkpointing is off."""
     t = cfg.trainer
     if not (t.enable_checkpointing and t.checkpoint.enabled):
-        return None
+        return []
     c = t.checkpoint
-    return ModelCheckpoint(
+    best = ModelCheckpoint(
         dirpath=str(run_dir / c.dirpath),
         filename=c.filename,
         monitor=c.monitor,
         mode=c.mode,
         save_top_k=c.save_top_k,
-        save_last=True,
         auto_insert_metric_name=False,
     )
+    return [best, LastCheckpoint(str(run_dir / c.dirpath))]
+
+
+def is_rank_zero_process() -> bool:
+    """Before the Trainer exists: does this process write the run's files? DDP ranks > 0 only
+    train. Lightning's launcher gives its ranks LOCAL_RANK (and NODE_RANK), srun SLURM_PROCID,
+    torchrun RANK; Lightning derives ``rank_zero_only.rank`` from those at import."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def cluster_plugins(cfg: DictConfig) -> list[SLURMEnvironment]:
@@ -139,14 +225,15 @@ def cluster_plugins(cfg: DictConfig) -> list[SLURMEnvironment]:
     return [SLURMEnvironment(auto_requeue=not cfg.optuna.storage)]
 
 
-def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback]) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, run_dir: Path, callbacks: list[Callback], resumed_step: int | None = None
+) -> pl.Trainer:
     t = cfg.trainer
     if cfg.device not in ACCELERATORS:
         raise ConfigError(f"device={cfg.device!r} is not one of {sorted(ACCELERATORS)}")
     callbacks = [*callbacks, DataOnDevice(t.data_on_device)]
-    checkpoint = build_checkpoint(cfg, run_dir)
-    if checkpoint is not None:
-        callbacks.append(checkpoint)
+    checkpoints = build_checkpoints(cfg, run_dir)
+    callbacks.extend(checkpoints)
     if t.early_stopping.enabled:
         e = t.early_stopping
         callbacks.append(EarlyStopping(monitor=e.monitor, mode=e.mode, patience=e.patience))
@@ -165,9 +252,9 @@ def build_trainer(cfg: DictConfig, run_dir: Path, callbacks: list[Callback]) -> 
         num_nodes=t.num_nodes,
         precision=t.precision,
         deterministic=t.deterministic,
-        logger=build_loggers(cfg, run_dir),
+        logger=build_loggers(cfg, run_dir, resumed_step),
         callbacks=callbacks,
-        enable_checkpointing=checkpoint is not None,
+        enable_checkpointing=bool(checkpoints),
         enable_progress_bar=t.progress_bar,
         enable_model_summary=False,
         log_every_n_steps=t.log_every_n_steps,

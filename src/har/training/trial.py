@@ -22,7 +22,7 @@ from har.training.module import JointHARModule
 from har.training.predictions import ValidationPredictions
 from har.training.resume import RunSettingsRecord, find_resume_point, run_settings
 from har.training.rng_state import RNGStateCheckpoint
-from har.training.trainer import build_trainer, finish_loggers
+from har.training.trainer import build_trainer, finish_loggers, is_rank_zero_process
 from har.training.validate import validate_against_data, validate_config
 
 log = logging.getLogger("har")
@@ -74,7 +74,9 @@ def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         pruning = _pruning_callback(cfg)
         if pruning is not None:
             callbacks.append(pruning)
-        trainer = build_trainer(cfg, run_dir, callbacks)
+        trainer = build_trainer(
+            cfg, run_dir, callbacks, None if resume is None else resume.global_step
+        )
         results.writes = results.writes and trainer.is_global_zero  # the Trainer knows for sure
 
         fit_start = time.time()
@@ -164,15 +166,6 @@ def _plots(
         return {"error": f"{type(error).__name__}: {error}"}
     log.info("plots: %s", run_dir / "plots")
     return {kind: str(path) for kind, path in written.items()}
-
-
-def is_rank_zero_process() -> bool:
-    """Before the Trainer exists: does this process write the run's files? DDP ranks > 0 only
-    train. Lightning's launcher gives its ranks LOCAL_RANK (and NODE_RANK), srun SLURM_PROCID,
-    torchrun RANK; Lightning derives ``rank_zero_only.rank`` from those at import."""
-    from lightning.fabric.utilities.rank_zero import rank_zero_only
-
-    return getattr(rank_zero_only, "rank", 0) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0
 
 
 def _distributed_report(trainer: pl.Trainer) -> dict[str, Any]:
