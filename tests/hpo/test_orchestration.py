@@ -178,6 +178,26 @@ def test_a_stop_signal_stops_the_trial_and_leaves_nothing_running(fake_project: 
     assert "interrupted" in study.get_trials()[0].user_attrs["fail_reason"]
 
 
+def test_a_stopped_trial_does_not_use_up_the_total(fake_project: Path) -> None:
+    # A preempted SLURM worker stops its trial (FAIL, lost); resubmitted with the same
+    # --total-trials, the study still ends with that many trials that ran.
+    base = [
+        "--study-name", "preempted", "--space-config", "space.yaml",
+        "--output-root", str(fake_project / "out"), "--no-plots", "--total-trials", "2",
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        hpo_command(*base, "fake.mode=hang"), cwd=fake_project, env=hpo_env(fake_project),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _wait_for((fake_project / "out" / "trials" / "trial_0" / "pid").exists)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 130
+    assert load(fake_project, "preempted").get_trials()[0].user_attrs["lost"] is True
+
+    assert run_hpo(fake_project, *base).returncode == 0
+    assert states(load(fake_project, "preempted")) == ["FAIL", "COMPLETE", "COMPLETE"]
+
+
 def test_sigkill_mid_trial_then_resume_fails_the_orphan_and_reaches_the_total(
     fake_project: Path,
 ) -> None:

@@ -123,18 +123,23 @@ def count_states(trials: Sequence[FrozenTrial]) -> dict[str, int]:
 
 def read_fixed_overrides(path: Path) -> list[str]:
     """The winners of an earlier pass (its best.json), to pin them in the next pass."""
+    return read_best_json(path, "--fix-from")["override_list"]
+
+
+def read_best_json(path: Path, option: str) -> dict[str, Any]:
+    """A best.json passed as ``option`` on a command line, with a usable ``override_list``."""
     try:
         best = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
-        raise ConfigError(f"--fix-from {path}: no such file") from error
+        raise ConfigError(f"{option} {path}: no such file") from error
     except ValueError as error:
-        raise ConfigError(f"--fix-from {path}: not valid JSON ({error})") from error
+        raise ConfigError(f"{option} {path}: not valid JSON ({error})") from error
     tokens = best.get("override_list") if isinstance(best, Mapping) else None
     if not isinstance(tokens, list) or not all(isinstance(t, str) and "=" in t for t in tokens):
         raise ConfigError(
-            f"--fix-from {path}: no `override_list` of key=value strings (not a best.json?)"
+            f"{option} {path}: no `override_list` of key=value strings (not a best.json?)"
         )
-    return tokens
+    return best
 
 
 def merge_pinned(*groups: Sequence[str]) -> list[str]:

@@ -19,6 +19,9 @@ PARAM_OVERRIDES_ATTR = "har.param_overrides"
 FIXED_OVERRIDES_ATTR = "har.fixed_overrides"
 FAIL_REASON_ATTR = "fail_reason"
 LOG_TAIL_ATTR = "log_tail"
+# A FAIL through no fault of its configuration (its worker was stopped or died): it does not count
+# against the trial budget, so a preempted study still ends with the trials it was asked for.
+LOST_ATTR = "lost"
 
 
 @dataclass(frozen=True)

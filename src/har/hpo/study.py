@@ -16,7 +16,14 @@ from optuna.trial import TrialState
 
 from har.errors import ConfigError
 from har.hpo.liveness import ProcessIdentity, is_alive
-from har.hpo.plan import FAIL_REASON_ATTR, METRIC_ATTR, SPACE_ATTR, WORKER_ATTR, SearchPlan
+from har.hpo.plan import (
+    FAIL_REASON_ATTR,
+    LOST_ATTR,
+    METRIC_ATTR,
+    SPACE_ATTR,
+    WORKER_ATTR,
+    SearchPlan,
+)
 from har.hpo.pruners import PRUNER_ATTR, build_pruner
 from har.hpo.storage import open_storage
 
@@ -125,11 +132,12 @@ def fail_stale_trials(study: optuna.Study, plan: SearchPlan) -> list[int]:
 
 
 def mark_failed(study: optuna.Study, trial_number: int, reason: str) -> bool:
-    """FAIL a RUNNING trial by number (False if another process finished it first)."""
+    """FAIL (as lost) a RUNNING trial whose worker died, by number (False if another process
+    finished it first)."""
     try:
-        optuna.trial.Trial(study, trial_id_of(study, trial_number)).set_user_attr(
-            FAIL_REASON_ATTR, reason
-        )
+        trial = optuna.trial.Trial(study, trial_id_of(study, trial_number))
+        trial.set_user_attr(FAIL_REASON_ATTR, reason)
+        trial.set_user_attr(LOST_ATTR, True)
         study.tell(trial_number, state=TrialState.FAIL)
     except optuna.exceptions.UpdateFinishedTrialError:
         return False
@@ -145,7 +153,8 @@ def trial_id_of(study: optuna.Study, trial_number: int) -> int:
 
 
 def count_started(study: optuna.Study) -> int:
-    """Trials that count against the budget: every state except WAITING (queued, not yet run).
+    """Trials that count against the budget: every state except WAITING (queued, not yet run),
+    less the lost ones (``LOST_ATTR``: stopped or orphaned with their worker).
 
     A FAIL trial that heartbeats retried (Optuna's RetryHeartbeatStaleTrialCallback queues a copy)
     gives its place to the copy: otherwise the queued retry would find the budget already spent and
@@ -155,6 +164,9 @@ def count_started(study: optuna.Study) -> int:
         t.system_attrs["retry_history"][-1] for t in trials if t.system_attrs.get("retry_history")
     }
     return sum(
-        t.state in STARTED_STATES and not (t.state == TrialState.FAIL and t.number in retried)
+        t.state in STARTED_STATES
+        and not (
+            t.state == TrialState.FAIL and (t.number in retried or t.user_attrs.get(LOST_ATTR))
+        )
         for t in trials
     )

@@ -56,6 +56,7 @@ class TrialOutcome:
     log_tail: str = ""
     final_metrics: dict[str, Any] = field(default_factory=dict)
     timing: dict[str, Any] = field(default_factory=dict)
+    lost: bool = False  # interrupted by the orchestrator's stop, not failed by itself
 
 
 def trial_run_dir(output_root: Path, trial_number: int) -> Path:
@@ -176,7 +177,7 @@ def read_outcome(run_dir: Path, result: ProcessResult, metric: str) -> TrialOutc
                 timing[name] = moment - result.launched_unix
 
     def outcome(
-        state: TrialState, value: float | None = None, reason: str | None = None
+        state: TrialState, value: float | None = None, reason: str | None = None, lost: bool = False
     ) -> TrialOutcome:
         return TrialOutcome(
             state=state,
@@ -187,10 +188,11 @@ def read_outcome(run_dir: Path, result: ProcessResult, metric: str) -> TrialOutc
             log_tail=log_tail(run_dir) if state == "fail" else "",
             final_metrics=final_metrics,
             timing=timing,
+            lost=lost,
         )
 
     if result.interrupted:
-        return outcome("fail", reason="interrupted: the orchestrator was stopped")
+        return outcome("fail", reason="interrupted: the orchestrator was stopped", lost=True)
     if result.timed_out:
         return outcome("fail", reason=f"timed out after {result.wall_s:.0f} s")
     if result.exit_code != 0:

@@ -27,6 +27,7 @@ from har.hpo.plan import (
     FAIL_REASON_ATTR,
     FIXED_OVERRIDES_ATTR,
     LOG_TAIL_ATTR,
+    LOST_ATTR,
     PARAM_OVERRIDES_ATTR,
     RUN_DIR_ATTR,
     WORKER_ATTR,
@@ -192,12 +193,18 @@ def tell_outcome(study: optuna.Study, trial: Trial, outcome: TrialOutcome) -> No
     elif outcome.state == "pruned":
         study.tell(trial, state=TrialState.PRUNED)  # Optuna keeps the last reported value
     else:
-        close_as_failed(study, trial, outcome.reason or "failed", outcome.log_tail)
+        close_as_failed(
+            study, trial, outcome.reason or "failed", outcome.log_tail, lost=outcome.lost
+        )
 
 
-def close_as_failed(study: optuna.Study, trial: Trial, reason: str, log_tail: str = "") -> None:
+def close_as_failed(
+    study: optuna.Study, trial: Trial, reason: str, log_tail: str = "", lost: bool = False
+) -> None:
     try:
         trial.set_user_attr(FAIL_REASON_ATTR, reason)
+        if lost:
+            trial.set_user_attr(LOST_ATTR, True)
         if log_tail:
             trial.set_user_attr(LOG_TAIL_ATTR, log_tail)
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)

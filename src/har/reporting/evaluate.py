@@ -35,6 +35,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from har.errors import ConfigError, HarError
+from har.hpo.outputs import read_best_json
 from har.hpo.overrides import find_key, override, override_key, shell_join
 from har.hpo.parallel import EXIT_INTERRUPTED, stop_on_signals
 from har.hpo.project import find_project_root
@@ -104,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---- planning ------------------------------------------------------------------------------------
 def plan_from_args(args: argparse.Namespace) -> EvalPlan:
     project_root = find_project_root()
-    best = _read_best(args.best) if args.best else {}
+    best = read_best_json(args.best, "--best") if args.best else {}
     name = args.name or best.get("study_name")
     if not name:
         raise ConfigError("give --name (or --best with a best.json that names its study)")
@@ -141,19 +142,6 @@ def plan_from_args(args: argparse.Namespace) -> EvalPlan:
         trial_timeout_s=args.trial_timeout,
         decimals=args.decimals,
     )
-
-
-def _read_best(path: Path) -> dict[str, Any]:
-    try:
-        best = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"--best {path}: no such file") from error
-    except ValueError as error:
-        raise ConfigError(f"--best {path}: not valid JSON ({error})") from error
-    tokens = best.get("override_list") if isinstance(best, dict) else None
-    if not isinstance(tokens, list) or not all(isinstance(t, str) and "=" in t for t in tokens):
-        raise ConfigError(f"--best {path}: no `override_list` of key=value strings (a best.json?)")
-    return best
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
