@@ -68,12 +68,12 @@ def measure_in_child(overrides: list[str]) -> dict[str, float]:
 
 def generate_twin(overrides: list[str]) -> float:
     """Make sure the twin exists (generating it if needed); returns the seconds it took."""
-    from har.data.mmfit_source import synthetic_settings
+    from har.data.sources import plain
     from har.data.synthetic import ensure_mmfit_twin
 
     data = compose_config(overrides).data
     started = time.perf_counter()
-    ensure_mmfit_twin(Path(data.data_dir), **synthetic_settings(data.synthetic))
+    ensure_mmfit_twin(Path(data.data_dir), **plain(data.synthetic))
     return time.perf_counter() - started
 
 

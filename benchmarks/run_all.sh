@@ -27,7 +27,7 @@ joint() {  # issue 2: scenario2 vs the same module with every regressor term off
   $PY experiments/run_trial.py $TWIN $QUIET trainer.epochs=3 scenario.gamma=0 scenario.beta=0 \
     scenario.ce_sim=false "hydra.run.dir=$dir/real_path_only" >/dev/null
   $PY -m har.reporting.aggregate --decimals 3 "$dir/scenario2" "$dir/real_path_only" \
-    --by scenario.gamma --metrics best_val_f1,test_f1,test_acc,test_sim_f1,test_mse
+    --by scenario.gamma --metrics best_val_f1,test_f1,test_acc,test_sim_f1,test_mse --out "$dir/table"
 }
 
 STEPS=${*:-train tta preprocess hpo threads joint}

@@ -124,8 +124,10 @@ def test_an_hpo_worker_sent_usr1_closes_its_trial_and_requeues_itself(
 
     trials = load_study("requeue", f"journal:{journal}").get_trials()
     log = (tmp_path / "requeue" / "logs" / "worker_0.log").read_text()
-    # The stopped worker closed its trial itself (not left RUNNING for someone to find).
-    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE"], log
+    # The stopped worker closed its trial itself (not left RUNNING for someone to find), as lost:
+    # it gives its place back, so the requeued worker still brings the study to N_TRIALS=2 results.
+    assert [t.state.name for t in trials] == ["FAIL", "COMPLETE", "COMPLETE"], log
+    assert trials[0].user_attrs["lost"] is True
     # scancel signals every process of the step: the trial may see SIGTERM before its orchestrator
     # stops it; either way the worker itself recorded why (a dead worker's trial would say "died").
     assert trials[0].user_attrs["fail_reason"] in (

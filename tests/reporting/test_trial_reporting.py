@@ -8,6 +8,7 @@ import textwrap
 
 import matplotlib.image
 import pytest
+from lightning.pytorch.loggers import CSVLogger
 
 from har.reporting.plots import PLOT_FILES
 from har.training.trainer import build_loggers
@@ -73,7 +74,8 @@ def test_every_logger_gets_the_headline_settings(tmp_path):
     hparams = (tmp_path / "csv" / "hparams.yaml").read_text()
     assert "lr: 0.003" in hparams
     assert {line.split(":")[0] for line in hparams.splitlines()} >= SETTINGS
-    assert [type(lg).__name__ for lg in loggers] == ["CSVLogger", "TensorBoardLogger"]
+    assert [type(lg).__name__ for lg in loggers] == ["ContinuedCSVLogger", "TensorBoardLogger"]
+    assert isinstance(loggers[0], CSVLogger)
 
 
 @pytest.mark.slow

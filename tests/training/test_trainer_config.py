@@ -61,4 +61,4 @@ def test_device_precision_and_determinism(tmp_path):
 
 def test_csv_logger_always_on(tmp_path):
     names = [type(lg).__name__ for lg in build(tmp_path).loggers]
-    assert names[0] == "CSVLogger"
+    assert names[0] == "ContinuedCSVLogger"  # Lightning's CSVLogger, continued on resume

@@ -33,6 +33,7 @@ OBJECTIVE_KEYS = {"val_f1": "best_val_f1", "val_loss": "best_val_loss"}
 EXIT_CODE_MEANING = {1: "crashed", 2: "user error: bad config or data"}
 
 _POLL_S = 0.2
+_SIGNALLED_STOP_WAIT_S = 2.0
 
 TrialState = Literal["complete", "pruned", "fail"]
 
@@ -130,8 +131,15 @@ def run_trial_process(
         while True:
             try:
                 exit_code = process.wait(timeout=_POLL_S)
+                # A trial killed by a signal (scancel, a node going down) usually goes with its
+                # worker: give the worker's own stop a moment to arrive, so that the trial counts
+                # as interrupted (lost, see LOST_ATTR) rather than as failed by its configuration.
+                interrupted = exit_code < 0 and stop.wait(_SIGNALLED_STOP_WAIT_S)
                 return ProcessResult(
-                    exit_code, time.monotonic() - started, launched_unix=launched_unix
+                    exit_code,
+                    time.monotonic() - started,
+                    interrupted=interrupted,
+                    launched_unix=launched_unix,
                 )
             except subprocess.TimeoutExpired:
                 pass

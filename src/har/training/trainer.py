@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +68,8 @@ class ContinuedCSVLogger(CSVLogger):
 
     @property
     def experiment(self) -> ExperimentWriter:
-        if self._experiment is not None or self.resumed_step is None:
-            return super().experiment
+        if self._experiment is not None or self.resumed_step is None or not is_rank_zero_process():
+            return super().experiment  # (other DDP ranks get Lightning's dummy writer)
         path = Path(self.log_dir) / "metrics.csv"
         header, kept = _rows_before_step(path, self.resumed_step)
         path.unlink(missing_ok=True)  # nothing left for the new writer to delete
@@ -141,12 +142,10 @@ def _wandb_logger(cfg: DictConfig, run_dir: Path) -> Logger | None:
 def _wandb_run_id(run_dir: Path, resume: bool) -> str:
     """One W&B run per run dir: a resumed run (``resume=true``, a SLURM requeue) continues the
     killed attempt's W&B run instead of starting a second one."""
-    import wandb
-
     path = run_dir / WANDB_RUN_ID_FILE
     if resume and path.is_file():
         return path.read_text().strip()
-    run_id = wandb.util.generate_id()
+    run_id = secrets.token_hex(4)  # W&B's own ids: 8 characters of [0-9a-z]
     if is_rank_zero_process():
         path.write_text(run_id + "\n")
     return run_id
