@@ -13,7 +13,8 @@ from omegaconf import OmegaConf
 
 from har.data import ntu
 from har.data.inspect import summarise
-from har.data.ntu import NTUDataModule, action_names, main_body, parse_skeleton, read_sample_list
+from har.data.ntu import NTUDataModule, action_names, read_sample_list
+from har.data.ntu_skeleton import main_body, parse_skeleton
 from har.data.ntu_synthetic import ensure_ntu_twin, skeleton_text
 from har.errors import ConfigError, DataError
 from har.training.validate import validate_config

@@ -15,14 +15,22 @@ from har.data.align import MAX_GAP_S, Session, align
 from har.data.datamodule import SessionDataModule
 from har.data.mmfit_format import CLASS_NAMES, H36M_JOINTS, PARTICIPANT_OF, SPLITS
 from har.data.normalise import HIP, THORAX
-from har.data.sources import SPLIT_NAMES, SessionRef, plain, positive, synthetic_settings
+from har.data.sources import (
+    SPLIT_NAMES,
+    GeneratedOnRequest,
+    SessionRef,
+    plain,
+    positive,
+    synthetic_settings,
+)
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
-class MMFitSource:
+class MMFitSource(GeneratedOnRequest):
+    twin_generator: ClassVar[str] = "har.data.synthetic:ensure_mmfit_twin"
     cache_namespace: ClassVar[str] = "mmfit"
     class_names: ClassVar[tuple[str, ...]] = CLASS_NAMES
     joint_names: ClassVar[tuple[str, ...] | None] = H36M_JOINTS
@@ -36,12 +44,6 @@ class MMFitSource:
     synthetic: dict[str, Any] | None
     workouts: dict[str, tuple[str, ...]]
     skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
-
-    def prepare(self) -> None:
-        if self.synthetic is not None:
-            from har.data.synthetic import ensure_mmfit_twin
-
-            ensure_mmfit_twin(self.data_dir, **self.synthetic)
 
     def settings(self) -> dict[str, Any]:
         # Unchanged since the first cache format, so existing cache entries stay valid.

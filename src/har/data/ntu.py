@@ -1,18 +1,11 @@
-"""NTU RGB+D 60/120 skeletons as a POSE-ONLY data set: parser, main body, source, DataModule.
+"""NTU RGB+D 60/120 skeletons as a POSE-ONLY data set: samples, splits, source, DataModule.
 
 Files ``SsssCcccPpppRrrrAaaa.skeleton`` (setup, camera, performer, replication, action) in the root,
-in ``nturgb+d_skeletons/`` or in any folder one level deep (NTU-120 ships a second folder). Text:
-the frame count; per frame a body count (0 happens); per body a line of 10 values (tracking id
-first), the joint count (25) and one line per joint: x y z (metres, Kinect v2 camera space),
-depthX depthY, colorX colorY, orientation w x y z, tracking state (0 not tracked, 1 inferred,
-2 tracked). The published samples with missing skeletons are skipped (lists shipped in
-``har/data/resources``: see ``read_sample_list``).
-
-Main body (the NTU authors' heuristic): the body whose joints move most (sum of the x, y and z
-variances over its frames), among bodies that are not noise; a body is noise when it is seen in
-fewer than ``MIN_BODY_FRAMES`` frames or is wider than tall (x spread > 0.8 y spread) in most of
-its frames — Kinect's furniture "skeletons". Joints below ``min_tracking_state`` are replaced by
-interpolation over time. The 30 fps frames are resampled to ``data.sampling_rate_hz``.
+in ``nturgb+d_skeletons/`` or in any folder one level deep (NTU-120 ships a second folder); their
+text format and the main-body choice are ``har.data.ntu_skeleton``'s. The published samples with
+missing skeletons are skipped (lists shipped in ``har/data/resources``: see ``read_sample_list``).
+Joints below ``min_tracking_state`` are replaced by interpolation over time. The 30 fps frames are
+resampled to ``data.sampling_rate_hz``.
 
 Pose-only: the DataModule's batches are ``{"pose": (B, J, 3, T), "label": (B,), "mask": (B, T)}``
 with NTU's own action classes; ``joints`` picks the arm that matches the target sensor (left
@@ -23,7 +16,6 @@ as the secondary data set of a run on paired data (see ``NTUDataModule``).
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import re
 import time
@@ -34,11 +26,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from har.data.align import MAX_GAP_S, Session, _interpolate  # linear resampling, shared
 from har.data.datamodule import SessionDataModule
+from har.data.ntu_skeleton import FPS, KINECT_V2_JOINTS, main_body, parse_skeleton
 from har.data.sources import (
+    GeneratedOnRequest,
     SessionRef,
     choice,
     integers,
@@ -53,14 +46,7 @@ from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
-KINECT_V2_JOINTS: tuple[str, ...] = (
-    "spine_base", "spine_mid", "neck", "head", "l_shoulder", "l_elbow", "l_wrist", "l_hand",
-    "r_shoulder", "r_elbow", "r_wrist", "r_hand", "l_hip", "l_knee", "l_ankle", "l_foot",
-    "r_hip", "r_knee", "r_ankle", "r_foot", "spine_shoulder", "l_hand_tip", "l_thumb",
-    "r_hand_tip", "r_thumb",
-)  # fmt: skip
 TORSO = (0, 20)  # spine base -> spine shoulder
-FPS = 30.0
 SAMPLE = re.compile(r"S(\d{3})C(\d{3})P(\d{3})R(\d{3})A(\d{3})")
 EDITIONS = {"ntu60": (17, 60), "ntu120": (32, 120)}  # last setup, last action
 CROSS_SUBJECT_TRAIN = {
@@ -70,8 +56,6 @@ CROSS_SUBJECT_TRAIN = {
                89, 91, 92, 93, 94, 95, 97, 98, 100, 103),
 }  # fmt: skip
 SPLITS = ("cross_subject", "cross_view", "cross_setup")  # view: train cameras 2, 3; setup: even
-MIN_BODY_FRAMES = 11
-NOISE_SPREAD_RATIO, NOISE_FRAME_SHARE = 0.8, 0.69
 
 
 def action_names() -> tuple[str, ...]:
@@ -96,78 +80,6 @@ def read_sample_list(source: str | Path) -> frozenset[str]:
             )
         text = path.read_text()
     return frozenset(match.group(0) for match in SAMPLE.finditer(text))
-
-
-@dataclass
-class BodyTrack:
-    frames: np.ndarray  # (F,) frame indices where this body is seen
-    joints: np.ndarray  # (F, 25, 3) Kinect camera space, metres
-    tracking: np.ndarray  # (F, 25) int tracking state
-
-    def motion(self) -> float:
-        return float(self.joints.reshape(len(self.frames), -1).var(axis=0).sum())
-
-    def is_noise(self) -> bool:
-        if len(self.frames) < MIN_BODY_FRAMES:
-            return True
-        spread = self.joints.max(axis=1) - self.joints.min(axis=1)  # (F, 3)
-        wide = spread[:, 0] > NOISE_SPREAD_RATIO * spread[:, 1]
-        return float(wide.mean()) > NOISE_FRAME_SHARE
-
-
-def parse_skeleton(path: Path) -> tuple[int, dict[str, BodyTrack]]:
-    """Frame count and every body's track. The text is walked once for its structure and all
-    joint lines are converted to numbers in one call (the slow part of reading NTU)."""
-    lines = path.read_text().split("\n")
-    pos = 0
-    try:
-        n_frames, pos = int(lines[0]), 1
-        joint_lines: list[str] = []
-        owners: list[tuple[str, int]] = []  # (body id, frame) per body-frame, in file order
-        for frame in range(n_frames):
-            n_bodies, pos = int(lines[pos]), pos + 1
-            for _ in range(n_bodies):
-                body_id = lines[pos].split(maxsplit=1)[0]
-                n_joints = int(lines[pos + 1])
-                if n_joints != len(KINECT_V2_JOINTS):
-                    raise DataError(
-                        f"{path}: frame {frame} has a body with {n_joints} joints, expected 25"
-                    )
-                block = lines[pos + 2 : pos + 2 + n_joints]
-                if len(block) < n_joints:
-                    raise IndexError  # the file ends inside a body
-                joint_lines.extend(block)
-                owners.append((body_id, frame))
-                pos += 2 + n_joints
-    except (ValueError, IndexError):
-        raise DataError(
-            f"{path} is truncated or not an NTU .skeleton file (stopped near line {pos + 1}): re-extract it"
-        ) from None
-    if not joint_lines:
-        return n_frames, {}
-    try:  # pandas' C parser reads numbers several times faster than numpy's text parsers
-        values = pd.read_csv(
-            io.StringIO("\n".join(joint_lines)), sep=r"\s+", header=None, dtype=np.float64
-        ).to_numpy()
-    except ValueError:
-        values = np.zeros((0, 0))
-    if values.shape != (len(joint_lines), 12):
-        raise DataError(f"{path}: joint lines must hold 12 numbers each: re-extract the file")
-    table = values.reshape(len(owners), len(KINECT_V2_JOINTS), 12)
-    tracks: dict[str, BodyTrack] = {}
-    for body_id in dict.fromkeys(b for b, _ in owners):
-        rows = [i for i, (b, _) in enumerate(owners) if b == body_id]
-        tracks[body_id] = BodyTrack(
-            frames=np.array([owners[i][1] for i in rows]),
-            joints=table[rows, :, :3],
-            tracking=table[rows, :, 11].astype(np.int64),
-        )
-    return n_frames, tracks
-
-
-def main_body(tracks: Mapping[str, BodyTrack]) -> BodyTrack | None:
-    candidates = [t for t in tracks.values() if not t.is_noise()] or list(tracks.values())
-    return max(candidates, key=BodyTrack.motion, default=None)
 
 
 def sample_session(
@@ -223,7 +135,8 @@ def find_samples(root: Path) -> dict[str, Path]:
 
 
 @dataclass
-class NTUSource:
+class NTUSource(GeneratedOnRequest):
+    twin_generator: ClassVar[str] = "har.data.ntu_synthetic:ensure_ntu_twin"
     cache_namespace: ClassVar[str] = "ntu"
     joint_names: ClassVar[tuple[str, ...] | None] = KINECT_V2_JOINTS
     torso: ClassVar[tuple[int, int]] = TORSO
@@ -245,12 +158,6 @@ class NTUSource:
     def __post_init__(self) -> None:
         names = action_names()
         self.class_names = tuple(names[a - 1] for a in self.actions)
-
-    def prepare(self) -> None:
-        if self.synthetic is not None:
-            from har.data.ntu_synthetic import ensure_ntu_twin
-
-            ensure_ntu_twin(self.data_dir, **self.synthetic)
 
     def settings(self) -> dict[str, Any]:
         return {

@@ -21,7 +21,7 @@ import numpy as np
 from har.data import skeleton_motion as sk
 from har.data.action_motion import action_duration, kinect_joints, perform
 from har.data.exercise_motion import Motion, Style
-from har.data.ntu import FPS, KINECT_V2_JOINTS
+from har.data.ntu_skeleton import FPS, KINECT_V2_JOINTS
 from har.data.sources import kinect_to_pose_frame
 from har.data.twin_store import ensure_twin, twin_cli
 
@@ -153,16 +153,7 @@ def ensure_ntu_twin(
 
 
 def main(argv: list[str] | None = None) -> int:
-    description = __doc__.split("\n\n")[0]
-    return twin_cli(
-        argv,
-        "python -m har.data.ntu_synthetic",
-        description,
-        ensure_ntu_twin,
-        performers=6,
-        setups=1,
-        seed=0,
-    )
+    return twin_cli(argv, ensure_ntu_twin)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ camera), as in the MM-Fit twin. Readers of Kinect data rotate Kinect camera spac
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -73,6 +74,22 @@ class SessionSource(Protocol):
 
     def read(self, ref: SessionRef) -> Session | None:
         """The aligned session, or None when its files hold no usable data."""
+
+
+class GeneratedOnRequest:
+    """``prepare()`` for a source whose files may be a synthetic tree: when its ``synthetic`` holds
+    the generator's settings (None: real files), ``twin_generator`` ("module:function", imported
+    only then: the generators pull in the motion and physics code) makes sure the tree exists."""
+
+    twin_generator: ClassVar[str]
+    data_dir: Path
+    synthetic: Mapping[str, Any] | None
+
+    def prepare(self) -> None:
+        if self.synthetic is not None:
+            module, function = self.twin_generator.split(":")
+            ensure_twin = getattr(importlib.import_module(module), function)
+            ensure_twin(self.data_dir, **self.synthetic)
 
 
 # ---- config value checks shared by the data sets' DataModules ---------------------------------

@@ -8,9 +8,11 @@ tree that looks complete. A directory without the manifest is never touched: it 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -106,14 +108,17 @@ def _swap_in(partial: Path, out: Path, settings: dict[str, Any]) -> None:
 
 
 @reports_user_errors
-def twin_cli(
-    argv: list[str] | None, prog: str, description: str, ensure: Callable[..., Path], **sizes: int
-) -> int:
-    """``python -m PROG OUT_DIR [--SIZE N ...]``: ``ensure(OUT_DIR, **sizes)``, then print the folder."""
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+def twin_cli(argv: list[str] | None, ensure: Callable[..., Path]) -> int:
+    """``python -m <ensure's module> OUT_DIR [--SIZE N ...]``: ``ensure(OUT_DIR, ...)``, then print
+    the folder. The options are ``ensure``'s keyword arguments, with its defaults."""
+    module = sys.modules[ensure.__module__]
+    name = module.__spec__.name if module.__spec__ else module.__name__  # not "__main__" under -m
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {name}", description=(module.__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("out_dir", type=Path)
-    for name, default in sizes.items():
-        parser.add_argument(f"--{name}", type=int, default=default)
+    for name, parameter in list(inspect.signature(ensure).parameters.items())[1:]:
+        parser.add_argument(f"--{name}", type=int, default=parameter.default)
     chosen = vars(parser.parse_args(argv))
     try:
         print(ensure(chosen.pop("out_dir"), **chosen))

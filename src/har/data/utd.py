@@ -34,6 +34,7 @@ from har.data.align import MAX_GAP_S, Session, _interpolate  # linear resampling
 from har.data.datamodule import SessionDataModule
 from har.data.sources import (
     SPLIT_NAMES,
+    GeneratedOnRequest,
     SessionRef,
     choice,
     disjoint_splits,
@@ -208,7 +209,8 @@ def align_clip(
 
 
 @dataclass
-class UTDSource:
+class UTDSource(GeneratedOnRequest):
+    twin_generator: ClassVar[str] = "har.data.utd_synthetic:ensure_utd_twin"
     cache_namespace: ClassVar[str] = "utd"
     joint_names: ClassVar[tuple[str, ...] | None] = KINECT_V1_JOINTS
     torso: ClassVar[tuple[int, int]] = TORSO
@@ -227,12 +229,6 @@ class UTDSource:
 
     def __post_init__(self) -> None:
         self.class_names = tuple(ACTION_NAMES[a - 1] for a in self.actions)
-
-    def prepare(self) -> None:
-        if self.synthetic is not None:
-            from har.data.utd_synthetic import ensure_utd_twin
-
-            ensure_utd_twin(self.data_dir, **self.synthetic)
 
     def settings(self) -> dict[str, Any]:
         return {

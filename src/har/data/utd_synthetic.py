@@ -106,16 +106,7 @@ def ensure_utd_twin(out_dir: str | Path, subjects: int = 8, trials: int = 4, see
 
 
 def main(argv: list[str] | None = None) -> int:
-    description = __doc__.split("\n\n")[0]
-    return twin_cli(
-        argv,
-        "python -m har.data.utd_synthetic",
-        description,
-        ensure_utd_twin,
-        subjects=8,
-        trials=4,
-        seed=0,
-    )
+    return twin_cli(argv, ensure_utd_twin)
 
 
 if __name__ == "__main__":
