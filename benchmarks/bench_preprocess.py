@@ -68,8 +68,8 @@ def measure_in_child(overrides: list[str]) -> dict[str, float]:
 
 def generate_twin(overrides: list[str]) -> float:
     """Make sure the twin exists (generating it if needed); returns the seconds it took."""
-    from har.data.sources import plain
-    from har.data.synthetic import ensure_mmfit_twin
+    from har.data.sources.base import plain
+    from har.data.twin.mmfit import ensure_mmfit_twin
 
     data = compose_config(overrides).data
     started = time.perf_counter()

@@ -33,7 +33,7 @@ def child(threads: int, steps: int, warmup: int, overrides: list[str]) -> dict[s
     import torch
     from bench_train import ceiling
 
-    from har.data.mmfit_format import CLASS_NAMES
+    from har.data.sources.mmfit.format import CLASS_NAMES
     from har.training.trial import build_module
 
     warnings.filterwarnings("ignore", message=".*self.trainer. reference is not registered.*")

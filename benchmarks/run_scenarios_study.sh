@@ -44,13 +44,13 @@ done
 $EVAL --name physics_uncalibrated --seeds 1 scenario=scenario2 model/regressor=physics \
   model.regressor.calibrate=false $COMMON trainer.epochs=1 trainer.limit_train_batches=1
 
-# Tables (Markdown on stdout, also .md/.csv/.tex under experiments/tables/):
+# Tables (Markdown on stdout, also .md/.csv/.tex under benchmarks/tables/):
 S=$OUT
 AGG="$PY -m har.reporting.aggregate --decimals 3"
 $AGG $(for s in scenario2 real_only no_mse no_similarity separate_classifiers \
     separate_feature_extractors secondary_pose feature_discriminator signal_discriminator; do
-  echo "$S/$s"; done) --by scenario --baseline real_only --out experiments/tables/scenarios
+  echo "$S/$s"; done) --by scenario --baseline real_only --out benchmarks/tables/scenarios
 $AGG "$S/scenario2" "$S/physics" "$S/physics_uncalibrated" \
-  --by model.regressor._target_ model.regressor.calibrate --out experiments/tables/physics
+  --by model.regressor._target_ model.regressor.calibrate --out benchmarks/tables/physics
 $AGG "$S/real_only" "$S/scenario2" "$S"/*_imu* --by scenario data.imu_subjects trainer.epochs \
-  --metrics test_f1,test_acc,test_sim_f1,test_mse --out experiments/tables/scarce_imu
+  --metrics test_f1,test_acc,test_sim_f1,test_mse --out benchmarks/tables/scarce_imu

@@ -43,25 +43,13 @@ OUTPUT_ROOT=${OUTPUT_ROOT:-$PROJECT_ROOT/experiments/hpo/$STUDY_NAME}
 N_TRIALS=${N_TRIALS:-50}
 SPACE_FILE=$PROJECT_ROOT/conf/hpo/$HPO.yaml
 
-is_sqlite() { case "$1" in sqlite:* | *.db | *.sqlite | *.sqlite3) return 0 ;; *) return 1 ;; esac; }
-
-# The study's storage for K workers (sets STORAGE), refusing SQLite for several workers.
+# The study's storage for K workers (sets STORAGE): the orchestrator's own rule (default file, SQLite
+# refused for several workers), asked of the Python package so both always agree.
 choose_storage() {
-  local workers=$1
-  if [ -z "${STORAGE:-}" ]; then
-    if [ "$workers" -gt 1 ]; then
-      STORAGE=$OUTPUT_ROOT/$STUDY_NAME.journal
-    else
-      STORAGE=$OUTPUT_ROOT/$STUDY_NAME.db
-    fi
-  fi
-  if [ "$workers" -gt 1 ] && is_sqlite "$STORAGE"; then
-    har_die "STORAGE=$STORAGE is SQLite, which cannot serve $workers workers: SQLite locks the" \
-      "whole file on every write (workers and their per-epoch reports fail with 'database is" \
-      "locked'), and its locks are unreliable on the network file systems of clusters, which can" \
-      "corrupt the study. Use a PostgreSQL URL (STORAGE=postgresql://user:pass@host/db) or a" \
-      "journal file (STORAGE=$OUTPUT_ROOT/$STUDY_NAME.journal, the default for several workers)."
-  fi
+  local chosen
+  chosen=$(cd "$PROJECT_ROOT" && "$(har_python)" -m har.hpo.storage "$OUTPUT_ROOT" "$STUDY_NAME" "$1" "${STORAGE:-}") ||
+    exit 2
+  STORAGE=$chosen
 }
 
 submit() {
@@ -69,6 +57,7 @@ submit() {
   [ "$workers" -ge 1 ] || har_die "WORKERS must be at least 1"
   [ "$N_TRIALS" -ge 1 ] || har_die "N_TRIALS must be at least 1"
   [ -f "$SPACE_FILE" ] || har_die "no search space $SPACE_FILE (HPO=$HPO)"
+  har_ensure_installed
   choose_storage "$workers"
   mkdir -p "$OUTPUT_ROOT/logs"
   export HPO STUDY_NAME OUTPUT_ROOT N_TRIALS STORAGE
@@ -94,11 +83,11 @@ work() {
   har_job_banner
   cd "$PROJECT_ROOT"
   [ -f "$SPACE_FILE" ] || har_die "no search space $SPACE_FILE (HPO=$HPO)"
+  har_ensure_installed
   choose_storage "$workers"
   mkdir -p "$OUTPUT_ROOT"
   case "$STORAGE" in
     postgresql*://*) har_ensure_installed postgres psycopg2 ;;
-    *) har_ensure_installed ;;
   esac
   python=$(har_python)
   har_split overrides "${OVERRIDES:-}"

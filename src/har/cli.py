@@ -1,8 +1,9 @@
-"""What the thin Hydra entrypoints call: logging, error reporting, exit codes."""
+"""The Hydra face of ``experiments/run_trial.py``: exit codes, logging, the one-line summary.
+
+The error toolkit every layer shares lives in ``har.errors``."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -12,9 +13,8 @@ from pathlib import Path
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
 
-from har.errors import ConfigError, HarError
+from har.errors import HarError, as_user_error, error_line
 
 log = logging.getLogger("har")
 
@@ -46,50 +46,6 @@ def hydra_entrypoint(main: Callable[[], object]) -> None:
         sys.exit(USER_ERROR_EXIT)
 
 
-def reports_user_errors(main: Callable[..., int]) -> Callable[..., int]:
-    """Decorate a plain ``main(argv) -> exit code`` (the ``python -m har...`` tools): a user error
-    becomes its one line on stderr and its exit code; a crash keeps its traceback."""
-
-    @functools.wraps(main)
-    def wrapped(*args: object, **kwargs: object) -> int:
-        try:
-            return main(*args, **kwargs)
-        except Exception as error:
-            user_error = as_user_error(error)
-            if user_error is None:
-                raise
-            print(error_line(user_error), file=sys.stderr)
-            return user_error.exit_code
-
-    return wrapped
-
-
-def as_user_error(error: BaseException) -> HarError | None:
-    """The user error behind ``error``, or None for a crash.
-
-    Hydra's ``instantiate`` wraps what a constructor raises in an InstantiationException, so the
-    cause chain is searched; an OmegaConf error (missing value, broken interpolation) is a config
-    error too.
-    """
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, HarError):
-            return seen
-        if isinstance(seen, OmegaConfBaseException):
-            return ConfigError(one_line(str(seen)))
-        seen = seen.__cause__
-    return None
-
-
-def one_line(message: str) -> str:
-    return " ".join(message.split())
-
-
-def error_line(error: HarError) -> str:
-    """What the user sees on stderr for a user error: one line, naming the file or key and the fix."""
-    return f"error: {one_line(str(error))}"
-
-
 def trial_main(cfg: DictConfig) -> float | None:
     """``experiments/run_trial.py``: train one configuration into the Hydra run dir.
 
@@ -98,13 +54,15 @@ def trial_main(cfg: DictConfig) -> float | None:
     """
     global _task_started
     _task_started = True
+    from har.hpo.pruning_callback import pruning_from_config  # optuna only on the first report
     from har.training.trial import run_trial  # heavy imports after Hydra has parsed the CLI
 
     _route_lightning_logs_through_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     log.info("run dir: %s", run_dir)
     try:
-        payload = run_trial(cfg, run_dir)
+        pruning = pruning_from_config(cfg.optuna)
+        payload = run_trial(cfg, run_dir, [] if pruning is None else [pruning])
     except Exception as err:
         log.info("failed | run dir: %s", run_dir)
         user_error = as_user_error(err)

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from har.cli import as_user_error, error_line
+from har.errors import as_user_error, error_line
 
 REPO = Path(__file__).resolve().parents[2]
 USER_ERROR_EXIT = 2

@@ -16,7 +16,7 @@ import shutil
 import numpy as np
 import pytest
 
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.mmfit.source import MMFitDataModule
 from tests.bad_inputs.entrypoint import (
     assert_user_error,
     run_in_process,

@@ -77,7 +77,7 @@ def test_hydra_full_error_shows_the_traceback_and_keeps_exit_2(tiny, tmp_path):
 
 
 def test_a_crash_is_not_reported_as_a_user_error(tmp_path, monkeypatch):
-    def crash(cfg, run_dir):
+    def crash(cfg, run_dir, extra_callbacks=()):
         raise ZeroDivisionError("a bug, not the user's fault")
 
     monkeypatch.setattr(trial, "run_trial", crash)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har.data.mmfit_format import file_name
+from har.data.sources.mmfit.format import file_name
 
 # A standing Human3.6M skeleton in millimetres (y up); torso hip(0)->thorax(8) is 500 mm long.
 STANDING_MM = np.array(

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from mmfit_writer import STANDING_MM, write_workout
 
-from har.data.align import align
-from har.data.mmfit import Recording, read_workout
-from har.data.mmfit_format import NON_ACTIVITY
+from har.data.sources.mmfit.align import align
+from har.data.sources.mmfit.format import NON_ACTIVITY
+from har.data.sources.mmfit.reader import Recording, read_workout
 from har.errors import DataError
 
 RATE = 100.0

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 
-from har.data import mmfit
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.mmfit import reader as mmfit
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.errors import ConfigError
 
 

@@ -20,9 +20,9 @@ from mmfit_writer import (
 )
 from omegaconf import OmegaConf
 
-from har.data import mmfit
-from har.data.mmfit_format import CLASS_NAMES
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.mmfit import reader as mmfit
+from har.data.sources.mmfit.format import CLASS_NAMES
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.data.window_dataset import WindowDataset
 from har.data.windows import WindowIndex
 from har.errors import ConfigError, DataError
@@ -53,7 +53,7 @@ def test_constructor_takes_exactly_the_config_keys():
 def test_hydra_instantiate_with_list_and_dict_configs(raw, tmp_path):
     cfg = OmegaConf.create(
         {
-            "_target_": "har.data.mmfit_source.MMFitDataModule",
+            "_target_": "har.data.sources.mmfit.source.MMFitDataModule",
             **tiny_datamodule_kwargs(str(raw), str(tmp_path / "c")),
         }
     )
@@ -266,7 +266,7 @@ def test_twin_generator_is_called_before_reading(tmp_path, monkeypatch):
 
     monkeypatch.setitem(
         sys.modules,
-        "har.data.synthetic",
+        "har.data.twin.mmfit",
         types.SimpleNamespace(ensure_mmfit_twin=ensure_mmfit_twin),
     )
     twin = OmegaConf.create({"minutes": 0.1, "seed": 3, "workouts": 21})
@@ -281,8 +281,8 @@ def test_twin_generator_is_called_before_reading(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_composed_config_on_the_real_synthetic_twin(twin_overrides):
-    # The real generator (har.data.synthetic) behind the real config: data=mmfit_debug end to end.
-    pytest.importorskip("har.data.synthetic")
+    # The real generator (har.data.twin.mmfit) behind the real config: data=mmfit_debug end to end.
+    pytest.importorskip("har.data.twin.mmfit")
     from tests.conftest import compose_config
 
     cfg = compose_config(["data=mmfit_debug", *twin_overrides])

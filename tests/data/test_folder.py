@@ -12,9 +12,9 @@ import torch
 from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 from omegaconf import OmegaConf
 
-from har.data.folder import FolderDataModule, export, write_session
-from har.data.mmfit_format import CLASS_NAMES
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.folder import FolderDataModule, export, write_session
+from har.data.sources.mmfit.format import CLASS_NAMES
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.errors import ConfigError, DataError
 from tests.conftest import TEST_CACHE_DIR, TEST_DATA_DIR, compose_config, run_trial_cli
 

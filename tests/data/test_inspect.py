@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from mmfit_writer import TINY_SPLIT, write_tiny_dataset
 
-from har.data import mmfit
-from har.data.align import align
 from har.data.inspect import main
-from har.data.mmfit_format import CLASS_NAMES, PARTICIPANT_OF
+from har.data.sources.mmfit import reader as mmfit
+from har.data.sources.mmfit.align import align
+from har.data.sources.mmfit.format import CLASS_NAMES, PARTICIPANT_OF
 from tests.conftest import TEST_CACHE_DIR, TEST_DATA_DIR
 
 SPLIT_KEYS = {"train": "train_workouts", "val": "val_workouts", "test": "test_workouts"}

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from mmfit_writer import STANDING_MM, write_labels, write_workout
 
-from har.data.mmfit import read_workout
-from har.data.mmfit_format import CLASS_NAMES
+from har.data.sources.mmfit.format import CLASS_NAMES
+from har.data.sources.mmfit.reader import read_workout
 from har.errors import DataError
 
 

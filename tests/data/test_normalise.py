@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from mmfit_writer import STANDING_MM, TORSO_MM, tiny_datamodule_kwargs, write_tiny_dataset
 
-from har.data.align import Session
-from har.data.mmfit_source import MMFitDataModule
 from har.data.normalise import STATS_FILE, body_scale, fit_acc_stats, load_stats
+from har.data.session import Session
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.errors import DataError
 
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from har.data import ntu
 from har.data.inspect import summarise
-from har.data.ntu import NTUDataModule, action_names, read_sample_list
-from har.data.ntu_skeleton import main_body, parse_skeleton
-from har.data.ntu_synthetic import ensure_ntu_twin, skeleton_text
+from har.data.sources.ntu import source as ntu
+from har.data.sources.ntu.skeleton_file import main_body, parse_skeleton
+from har.data.sources.ntu.source import NTUDataModule, action_names, read_sample_list
+from har.data.twin.ntu import ensure_ntu_twin, skeleton_text
 from har.errors import ConfigError, DataError
 from har.training.validate import validate_config
 from tests.conftest import compose_config, run_trial_cli
@@ -222,7 +222,7 @@ def test_config_checks(tmp_path):
     with pytest.raises(ConfigError, match="pose-only"):
         validate_config(compose_config(["data=ntu_synth"]))
     cfg = compose_config(["+data@data.secondary=ntu_synth"])
-    assert cfg.data.secondary._target_ == "har.data.ntu.NTUDataModule"
+    assert cfg.data.secondary._target_ == "har.data.sources.ntu.source.NTUDataModule"
     assert cfg.data.secondary.missing_skeletons.endswith(
         "ntu_synth_p6_s1_seed0/missing_skeletons.txt"
     )
@@ -263,7 +263,10 @@ def test_ntu_synth_is_the_secondary_data_of_a_paired_trial(tmp_path):
     assert run.proc.returncode == 0, run.proc.stderr[-3000:]
     results = run.results
     assert results["status"] == "completed"
-    assert results["config"]["data"]["secondary"]["_target_"] == "har.data.ntu.NTUDataModule"
+    assert (
+        results["config"]["data"]["secondary"]["_target_"]
+        == "har.data.sources.ntu.source.NTUDataModule"
+    )
     assert results["config"]["scenario"]["secondary"]["n_classes"] == 6
     with open(run.run_dir / "csv" / "metrics.csv") as handle:  # the secondary head was trained
         logged = [row["train_ce_secondary"] for row in csv.DictReader(handle)]

@@ -13,7 +13,7 @@ from mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
 
 from har.data import split_cache
 from har.data.datamodule import SessionDataModule
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.data.split_cache import SplitArrayCache, split_key
 
 

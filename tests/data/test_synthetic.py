@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from har.data.mmfit_format import CLASS_NAMES, POSE_FPS, file_name
-from har.data.synthetic import (
+from har.data.sources.mmfit.format import CLASS_NAMES, POSE_FPS, file_name
+from har.data.twin.mmfit import (
     ensure_mmfit_twin,
     generate_mmfit_twin,
     main,
     participant_style,
     quirk_workouts,
 )
-from har.data.workout_timeline import plan_workout
+from har.data.twin.workout_timeline import plan_workout
 from har.errors import DataError
 
 WORKOUTS = ("w00", "w01", "w02")
@@ -170,6 +170,20 @@ def test_ensure_is_idempotent_and_regenerates_on_other_settings(tmp_path: Path):
     ensure_mmfit_twin(out, workouts=2, minutes=0.5, seed=3)
     assert (out / "w01").is_dir() and json.loads((out / "twin.json").read_text())["workouts"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["twin"]  # no temporary siblings left behind
+
+
+def test_a_tree_generated_before_the_twin_package_moved_still_loads(tmp_path: Path):
+    """Manifests record their generator's module; trees from before ``har.data.twin`` say
+    ``har.data.synthetic`` and must still be reused, not regenerated."""
+    out = tmp_path / "twin"
+    ensure_mmfit_twin(out, workouts=1, minutes=0.5, seed=3)
+    manifest = json.loads((out / "twin.json").read_text())
+    assert manifest["generator"] == "har.data.twin.mmfit"
+    (out / "twin.json").write_text(json.dumps({**manifest, "generator": "har.data.synthetic"}))
+    acc_path = out / "w00" / file_name("w00", "sw_l_acc")
+    os.utime(acc_path, ns=(1_000_000_000, 1_000_000_000))
+    assert ensure_mmfit_twin(out, workouts=1, minutes=0.5, seed=3) == out
+    assert acc_path.stat().st_mtime_ns == 1_000_000_000  # reused as it is
 
 
 def test_refuses_a_directory_that_is_not_a_twin(tmp_path: Path):

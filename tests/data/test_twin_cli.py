@@ -1,4 +1,4 @@
-"""``python -m har.data.{utd,ntu}_synthetic``: one CLI built from each generator's signature."""
+"""``python -m har.data.twin.{utd,ntu}``: one CLI built from each generator's signature."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ pytestmark = pytest.mark.slow  # generates two small trees in fresh interpreters
 
 
 def twin_cli(module: str, *args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", f"har.data.{module}", *args]
+    command = [sys.executable, "-m", f"har.data.twin.{module}", *args]
     return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.parametrize(
     ("module", "sizes", "out_of_range", "expected"),
     [
-        ("utd_synthetic", ["--subjects", "1", "--trials", "1"], ["--subjects", "9"], "subjects must be 1..8"),
-        ("ntu_synthetic", ["--performers", "1", "--setups", "1"], ["--setups", "18"], "setups 1..17"),
+        ("utd", ["--subjects", "1", "--trials", "1"], ["--subjects", "9"], "subjects must be 1..8"),
+        ("ntu", ["--performers", "1", "--setups", "1"], ["--setups", "18"], "setups 1..17"),
     ],
 )  # fmt: skip
 def test_the_twin_cli_generates_refuses_bad_sizes_and_foreign_folders(
@@ -35,7 +35,9 @@ def test_the_twin_cli_generates_refuses_bad_sizes_and_foreign_folders(
 
     bad = twin_cli(module, str(tmp_path / "other"), *out_of_range)
     assert bad.returncode == 2 and expected in bad.stderr
-    assert f"python -m har.data.{module}" in bad.stderr  # the usage line names the real command
+    assert (
+        f"python -m har.data.twin.{module}" in bad.stderr
+    )  # the usage line names the real command
 
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "data.mat").write_bytes(b"")

@@ -12,7 +12,7 @@ import scipy.io
 import torch
 from omegaconf import OmegaConf
 
-from har.data.utd import (
+from har.data.sources.utd import (
     ACTION_NAMES,
     KNOWN_MISSING,
     UTDDataModule,
@@ -20,7 +20,7 @@ from har.data.utd import (
     find_clips,
     read_clip,
 )
-from har.data.utd_synthetic import ensure_utd_twin
+from har.data.twin.utd import ensure_utd_twin
 from har.errors import ConfigError, DataError
 from tests.conftest import run_trial_cli
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from har.data.align import Session
-from har.data.mmfit_format import NON_ACTIVITY
+from har.data.session import Session
+from har.data.sources.mmfit.format import NON_ACTIVITY
 from har.data.windows import build_index, stride_samples
 from har.errors import DataError
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from har.hpo.preflight import check_trial_config, representative_overrides
-from har.hpo.space import load_space
+from har.hpo.space import load_space, representative_overrides
+from har.launch.preflight import compose_trial_config
 
 REPO = Path(__file__).resolve().parents[2]
 SPACES = sorted((REPO / "conf" / "hpo").glob("*.yaml"))
@@ -17,7 +17,7 @@ SPACES = sorted((REPO / "conf" / "hpo").glob("*.yaml"))
 def test_space_parses_and_composes_with_the_trial_config(path: Path) -> None:
     space = load_space(path)
     assert space.params
-    check_trial_config(REPO, representative_overrides(space) + list(space.fixed.values()))
+    compose_trial_config(REPO, representative_overrides(space) + list(space.fixed.values()), "test")
 
 
 def test_scenario2_space_searches_the_documented_knobs() -> None:

@@ -11,8 +11,8 @@ import optuna
 import pytest
 import torch
 
-from har.hpo.pruners import PRUNER_ATTR, PrunerSettings, build_pruner
-from har.hpo.pruning import OptunaPruning
+from har.hpo.pruner_choice import PRUNER_ATTR, PrunerSettings, build_pruner
+from har.hpo.pruning_callback import OptunaPruning
 from har.hpo.storage import open_storage
 
 
@@ -112,7 +112,7 @@ def test_non_zero_ranks_follow_rank_zeros_decision(tmp_path: Path) -> None:
 
 
 def test_importing_the_callback_does_not_import_optuna() -> None:
-    code = "import sys, har.hpo.pruning; assert 'optuna' not in sys.modules, 'optuna imported'"
+    code = "import sys, har.hpo.pruning_callback; assert 'optuna' not in sys.modules, 'optuna imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

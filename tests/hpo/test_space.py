@@ -160,7 +160,7 @@ def _distinct(values: list) -> bool:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(choice_values, min_size=1, max_size=6).filter(_distinct))
 def test_every_choice_reaches_the_trial_as_exactly_the_value_written(values: list) -> None:
-    from har.hpo.overrides import format_value
+    from har.launch.overrides import format_value
 
     expression = "choice(" + ", ".join(format_value(v) for v in values) + ")"
     param = parse_param("k", expression)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from har.hpo import planning
-from har.hpo.planning import thread_share
-from har.hpo.trial_process import trial_environment
+from har.hpo import plan_from_args as planning
+from har.hpo.plan_from_args import thread_share
+from har.launch.trial_process import trial_environment
 from tests.hpo.conftest import run_hpo
 
 

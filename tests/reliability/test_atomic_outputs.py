@@ -33,9 +33,9 @@ def test_results_json_keeps_its_last_complete_version(tmp_path, monkeypatch):
 
 def test_best_json_keeps_its_last_complete_version(tmp_path, monkeypatch):
     path = tmp_path / outputs.BEST_JSON
-    outputs.atomic_write_text(path, json.dumps({"best_value": 0.5}))
+    results.write_text_atomic(path, json.dumps({"best_value": 0.5}))
     die_before_the_rename(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
-        outputs.atomic_write_text(path, json.dumps({"best_value": 0.9}))
+        results.write_text_atomic(path, json.dumps({"best_value": 0.9}))
     assert json.loads(path.read_text()) == {"best_value": 0.5}
     assert os.listdir(tmp_path) == [outputs.BEST_JSON]

@@ -15,15 +15,17 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from torch import nn
 
-from har.data.mmfit_source import MMFitDataModule
+from har.data.sources.mmfit.source import MMFitDataModule
 from har.training.resume import (
     ResumePoint,
+    RNGStateCheckpoint,
     RunSettingsRecord,
+    capture_rng_states,
     find_resume_point,
     load_checkpoint,
+    restore_rng_states,
     run_settings,
 )
-from har.training.rng_state import RNGStateCheckpoint, capture_rng_states, restore_rng_states
 from tests.bad_inputs.entrypoint import assert_user_error, user_error_of
 from tests.conftest import compose_config, run_trial_cli
 from tests.data.mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset

@@ -8,7 +8,7 @@ import matplotlib.image
 import pytest
 import torch
 
-from har.reporting.plots import (
+from har.reporting.trial_plots import (
     PLOT_FILES,
     TestOutputs,
     plot_confusion_matrix,

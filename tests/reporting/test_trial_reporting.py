@@ -10,7 +10,7 @@ import matplotlib.image
 import pytest
 from lightning.pytorch.loggers import CSVLogger
 
-from har.reporting.plots import PLOT_FILES
+from har.reporting.trial_plots import PLOT_FILES
 from har.training.trainer import build_loggers
 from har.training.trial import run_trial
 from tests.conftest import compose_config, run_trial_cli

@@ -11,7 +11,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from har.data.mmfit_format import CLASS_NAMES
+from har.data.sources.mmfit.format import CLASS_NAMES
 from har.training.module import JointHARModule
 from har.training.trial import build_module
 from tests.conftest import compose_config

@@ -11,7 +11,7 @@ import torch
 from hydra.utils import instantiate
 from torch import nn
 
-from har.data.mmfit_format import CLASS_NAMES
+from har.data.sources.mmfit.format import CLASS_NAMES
 from har.errors import ConfigError
 from har.training import acceleration
 from har.training.acceleration import (

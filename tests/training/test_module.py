@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from har.data.mmfit_format import CLASS_NAMES
+from har.data.sources.mmfit.format import CLASS_NAMES
 from har.training.trial import build_module
 from tests.conftest import compose_config
 

@@ -231,11 +231,11 @@ def test_scarce_real_imu_runs_in_the_adversarial_scenario(twin_overrides, tmp_pa
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_each_scenario_has_a_search_space_that_composes_with_it(scenario):
-    from har.hpo.preflight import check_trial_config, representative_overrides
-    from har.hpo.space import load_space
+    from har.hpo.space import load_space, representative_overrides
+    from har.launch.preflight import compose_trial_config
 
     space = load_space(REPO / "conf" / "hpo" / f"{scenario}_mmfit.yaml")
-    check_trial_config(REPO, [*representative_overrides(space), f"scenario={scenario}"])
+    compose_trial_config(REPO, [*representative_overrides(space), f"scenario={scenario}"], "test")
     # It searches only switches the scenario has on (a weight the scenario zeroes is never searched).
     cfg = compose_config([f"scenario={scenario}"])
     for key in space.params:

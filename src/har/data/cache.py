@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har.data.align import Session
+from har.data.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +53,6 @@ class SessionCache:
 
     def __init__(self, root: Path | None) -> None:
         self.root = None if root is None else Path(root)
-
-    def get_or_build(self, key: str, build: Callable[[], Session]) -> Session:
-        session = self.load(key)
-        if session is None:
-            session = build()
-            self.save(key, session)
-        return session
 
     def load(self, key: str) -> Session | None:
         if self.root is None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from har.data.align import Session
+from har.data.session import Session
 from har.data.windows import WindowIndex, index_windows
 
 CLIP_WINDOWS = ("centre", "sliding")

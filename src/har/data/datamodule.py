@@ -1,6 +1,6 @@
 """Lightning DataModules: one windowing / normalisation / batching mechanism for every data set.
 
-Each data set supplies its sessions through a session source (``har.data.sources``); the
+Each data set supplies its sessions through a session source (``har.data.sources.base``); the
 ``SessionDataModule`` here caches them, fits normalisation on the training sessions, builds the
 window index (``windows.build_index`` for long sessions, ``clip_windows.build_clip_index`` for
 short labelled clips) and concatenates each split into one contiguous tensor per stream, so a
@@ -30,12 +30,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from har.data.align import Session
 from har.data.cache import SessionCache, session_key
 from har.data.clip_windows import CLIP_WINDOWS, build_clip_index, padded_samples
 from har.data.imu_subjects import choose_imu_subjects
 from har.data.normalise import AccStats, body_scale, fit_acc_stats, save_stats
-from har.data.sources import SessionSource, choice, plain, positive
+from har.data.session import Session
+from har.data.sources.base import SessionSource, choice, plain, positive
 from har.data.split_cache import SplitArrayCache, split_key
 from har.data.window_dataset import WindowDataset, already_batched
 from har.data.windows import WindowIndex, build_index, stride_samples

@@ -22,9 +22,9 @@ from hydra import initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from har.cli import reports_user_errors
 from har.config import CONF_DIR
 from har.data.datamodule import SessionDataModule
+from har.errors import reports_user_errors
 
 
 def compose(overrides: list[str]) -> DictConfig:

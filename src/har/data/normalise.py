@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from har.data.align import Session
 from har.data.cache import atomic_write
+from har.data.session import Session
 from har.errors import DataError
 
 STATS_FILE = "norm_stats.json"

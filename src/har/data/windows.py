@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from har.data.align import Session
+from har.data.session import Session
 from har.errors import DataError
 
 

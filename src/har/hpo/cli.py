@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from har.errors import HarError
-from har.hpo.outputs import write_summaries
-from har.hpo.parallel import EXIT_INTERRUPTED, configure_logging, quiet_optuna, run_search
-from har.hpo.planning import SPACE_ENV, plan_from_args
-from har.hpo.plots import write_plots
-from har.hpo.pruners import PRUNER_NAMES, PrunerSettings
+from har.errors import reports_user_errors
+from har.hpo.outputs import print_summary, write_summaries
+from har.hpo.parallel import configure_logging, quiet_optuna, run_search
+from har.hpo.plan_from_args import SPACE_ENV, plan_from_args
+from har.hpo.pruner_choice import PRUNER_NAMES, PrunerSettings
+from har.hpo.search_plots import write_plots
 from har.hpo.study import count_started, prepare_study
-from har.hpo.summary import print_summary
-from har.hpo.trial_process import OBJECTIVE_KEYS
+from har.launch.signals import EXIT_INTERRUPTED
+from har.launch.trial_process import OBJECTIVE_KEYS
 
 log = logging.getLogger("har.hpo.cli")
 
@@ -111,15 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@reports_user_errors(prog="run_hpo")
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     quiet_optuna()
-    try:
-        return run(args)
-    except HarError as error:
-        print(f"run_hpo: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""The study's summaries in its output root: trials.csv (one row per trial) and best.json.
+"""The study's summaries: trials.csv (one row per trial), best.json, and the closing printout.
 
 best.json carries the winning values three ways: `best_params` (as Optuna stores them),
 `override_list` (one Hydra override per value, pinned ones included, read back by `--fix-from`) and
@@ -12,25 +12,23 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from har.errors import ConfigError
-from har.hpo.overrides import override_key, shell_join
-from har.hpo.plan import (
+from har.hpo.search_plan import (
     FAIL_REASON_ATTR,
     FIXED_OVERRIDES_ATTR,
     PARAM_OVERRIDES_ATTR,
     RUN_DIR_ATTR,
     SearchPlan,
 )
-from har.hpo.trial_process import RESULTS_FILE
+from har.launch.overrides import override_key, shell_join
+from har.reporting.results import RESULTS_FILE, write_text_atomic
+from har.reporting.runs import read_best_json
 
 TRIALS_CSV = "trials.csv"
 BEST_JSON = "best.json"
@@ -41,7 +39,7 @@ def write_summaries(study: optuna.Study, plan: SearchPlan) -> None:
     write_trials_csv(plan.output_root / TRIALS_CSV, trials)
     best = best_summary(study, plan, trials)
     if best is not None:
-        atomic_write_text(plan.output_root / BEST_JSON, json.dumps(best, indent=2) + "\n")
+        write_text_atomic(plan.output_root / BEST_JSON, json.dumps(best, indent=2) + "\n")
 
 
 def write_trials_csv(path: Path, trials: Sequence[FrozenTrial]) -> None:
@@ -79,7 +77,7 @@ def write_trials_csv(path: Path, trials: Sequence[FrozenTrial]) -> None:
                 trial.user_attrs.get(FAIL_REASON_ATTR, ""),
             ]
         )
-    atomic_write_text(path, buffer.getvalue())
+    write_text_atomic(path, buffer.getvalue())
 
 
 def best_summary(
@@ -126,22 +124,6 @@ def read_fixed_overrides(path: Path) -> list[str]:
     return read_best_json(path, "--fix-from")["override_list"]
 
 
-def read_best_json(path: Path, option: str) -> dict[str, Any]:
-    """A best.json passed as ``option`` on a command line, with a usable ``override_list``."""
-    try:
-        best = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{option} {path}: no such file") from error
-    except ValueError as error:
-        raise ConfigError(f"{option} {path}: not valid JSON ({error})") from error
-    tokens = best.get("override_list") if isinstance(best, Mapping) else None
-    if not isinstance(tokens, list) or not all(isinstance(t, str) and "=" in t for t in tokens):
-        raise ConfigError(
-            f"{option} {path}: no `override_list` of key=value strings (not a best.json?)"
-        )
-    return best
-
-
 def merge_pinned(*groups: Sequence[str]) -> list[str]:
     """Later groups win for the same key, keeping each key's first position (one token per key)."""
     merged: dict[str, str] = {}
@@ -151,33 +133,36 @@ def merge_pinned(*groups: Sequence[str]) -> list[str]:
     return list(merged.values())
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory and os.replace (atomic on POSIX)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide it from others
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     return value
+
+
+def print_summary(study: optuna.Study, plan: SearchPlan, plots: Sequence[Path] = ()) -> bool:
+    """Print the study's result to stdout; False when no trial has completed yet."""
+    trials = study.get_trials(deepcopy=False)
+    counts = count_states(trials)
+    print(
+        f"\nStudy {plan.study_name}: {len(trials)} trials "
+        f"({counts['complete']} complete, {counts['pruned']} pruned, {counts['fail']} failed"
+        f"{', ' + str(counts['running']) + ' running' if counts['running'] else ''})"
+    )
+    best = best_summary(study, plan, trials)
+    if best is None:
+        print(
+            "No completed trial, so no best parameters. See fail_reason in",
+            plan.output_root / TRIALS_CSV,
+        )
+        return False
+    print(
+        f"Best {plan.metric} = {best['best_value']:.6g} (trial {best['best_trial_number']}, {best['run_dir']})"
+    )
+    for key, value in best["best_params"].items():
+        print(f"  {key} = {value}")
+    print(f"Overrides: {best['overrides']}")
+    written = [plan.output_root / TRIALS_CSV, plan.output_root / BEST_JSON, *plots]
+    print("Wrote", ", ".join(str(path) for path in written))
+    return True

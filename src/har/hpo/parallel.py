@@ -14,15 +14,13 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
 
-from har.hpo.liveness import die_with_parent
-from har.hpo.plan import SearchPlan
+from har.hpo.search_plan import SearchPlan
 from har.hpo.worker import run_worker
+from har.launch.liveness import die_with_parent
+from har.launch.signals import EXIT_INTERRUPTED, stop_on_signals
 
 log = logging.getLogger(__name__)
-
-EXIT_INTERRUPTED = 130
 
 
 def run_search(plan: SearchPlan, n_workers: int, first_worker_index: int = 0) -> bool:
@@ -60,27 +58,6 @@ def run_search(plan: SearchPlan, n_workers: int, first_worker_index: int = 0) ->
             "worker(s) %s exited with an error (see their log lines above)", ", ".join(crashed)
         )
     return not stop.is_set() and not any(w.exitcode == EXIT_INTERRUPTED for w in workers)
-
-
-@contextlib.contextmanager
-def stop_on_signals(
-    stop: threading.Event, also: Callable[[], None] | None = None
-) -> Iterator[None]:
-    """While inside, SIGINT and SIGTERM set `stop` (and call `also`) instead of raising."""
-
-    def handle(signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            log.warning("%s received: stopping the running trial(s)", signal.Signals(signum).name)
-        stop.set()
-        if also is not None:
-            also()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def configure_logging(prefix: str = "hpo") -> None:

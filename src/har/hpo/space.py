@@ -40,7 +40,7 @@ from optuna.distributions import (
 )
 
 from har.errors import ConfigError
-from har.hpo.overrides import format_value
+from har.launch.overrides import format_value
 
 SUPPORTED_TAGS = frozenset({"log"})
 # Builds the ConfigError for one key (it already names the key, the file and the text).
@@ -233,3 +233,15 @@ def _same_choice(a: Any, b: Any) -> bool:
 def _first_line(error: Exception) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def representative_overrides(space: SearchSpace) -> list[str]:
+    """One legal value per searched key (first choice, lower bound), to compose a trial with."""
+    values: dict[str, Any] = {}
+    for key, param in space.params.items():
+        distribution = param.distribution
+        if isinstance(distribution, CategoricalDistribution):
+            values[key] = distribution.choices[0]
+        elif isinstance(distribution, FloatDistribution | IntDistribution):
+            values[key] = distribution.low
+    return space.overrides_for(values)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from har.errors import ConfigError
+from har.errors import ConfigError, reports_user_errors
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -57,6 +57,17 @@ class StorageSpec:
     def is_local_file(self) -> bool:
         """A file storage: no heartbeats, so stale trials are found by their worker's pid."""
         return self.kind in ("sqlite", "journal")
+
+    @property
+    def shell_form(self) -> str:
+        """The shortest string ``parse_storage`` reads back as this storage (a bare file path when
+        its suffix says the kind), for launchers that show it to users."""
+        path = self.path
+        if path is not None and path.suffix.lower() in (
+            JOURNAL_SUFFIXES if self.kind == "journal" else SQLITE_SUFFIXES
+        ):
+            return str(path)
+        return str(self)
 
     @property
     def allows_parallel_workers(self) -> bool:
@@ -213,3 +224,35 @@ def _seconds_from_env(name: str, default: int) -> int:
 def _absolute(path: str, base: Path) -> Path:
     candidate = Path(path).expanduser()
     return (candidate if candidate.is_absolute() else base / candidate).resolve()
+
+
+def choose_storage(
+    given: str | None, output_root: Path, study_name: str, n_workers: int
+) -> StorageSpec:
+    """The study's storage: the user's (normalised), or the default for ``n_workers``; refuses
+    SQLite for several workers."""
+    spec = parse_storage(given) if given else default_storage(output_root, study_name, n_workers)
+    check_workers_supported(spec, n_workers)
+    return spec
+
+
+@reports_user_errors(prog="storage")
+def main(argv: list[str] | None = None) -> int:
+    """``python -m har.hpo.storage OUTPUT_ROOT STUDY_NAME WORKERS [STORAGE]``: print the storage the
+    search will use (the SLURM launcher asks this rather than classifying URLs itself)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m har.hpo.storage", description=main.__doc__)
+    parser.add_argument("output_root", type=Path)
+    parser.add_argument("study_name")
+    parser.add_argument("workers", type=int)
+    parser.add_argument("storage", nargs="?", default="")
+    args = parser.parse_args(argv)
+    print(choose_storage(args.storage, args.output_root, args.study_name, args.workers).shell_form)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -15,8 +15,8 @@ import optuna
 from optuna.trial import TrialState
 
 from har.errors import ConfigError
-from har.hpo.liveness import ProcessIdentity, is_alive
-from har.hpo.plan import (
+from har.hpo.pruner_choice import PRUNER_ATTR, build_pruner
+from har.hpo.search_plan import (
     FAIL_REASON_ATTR,
     LOST_ATTR,
     METRIC_ATTR,
@@ -24,8 +24,8 @@ from har.hpo.plan import (
     WORKER_ATTR,
     SearchPlan,
 )
-from har.hpo.pruners import PRUNER_ATTR, build_pruner
 from har.hpo.storage import open_storage
+from har.launch.liveness import ProcessIdentity, is_alive
 
 log = logging.getLogger(__name__)
 

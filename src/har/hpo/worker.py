@@ -21,9 +21,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import Trial, TrialState
 
-from har.hpo.liveness import current_process
 from har.hpo.outputs import write_summaries
-from har.hpo.plan import (
+from har.hpo.search_plan import (
     FAIL_REASON_ATTR,
     FIXED_OVERRIDES_ATTR,
     LOG_TAIL_ATTR,
@@ -34,7 +33,8 @@ from har.hpo.plan import (
     SearchPlan,
 )
 from har.hpo.study import count_started, open_study
-from har.hpo.trial_process import (
+from har.launch.liveness import current_process
+from har.launch.trial_process import (
     TrialOutcome,
     read_outcome,
     run_trial_process,

@@ -2,7 +2,7 @@
 
     python -m har.reporting.aggregate 'experiments/**/results.json' --by scenario
     python -m har.reporting.aggregate experiments/eval --by scenario.alpha scenario.beta \\
-        --baseline 'alpha=1.0, beta=0.0' --out experiments/tables/alpha_beta
+        --baseline 'alpha=1.0, beta=0.0' --out results/tables/alpha_beta
 
 Quote the pattern so the shell leaves ``**`` to this command (recursive glob); directories are
 searched for results.json. Only ``completed`` runs count. Prints the Markdown table and writes
@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from har.errors import ConfigError, HarError
+from har.errors import ConfigError, reports_user_errors
 from har.reporting.runs import RunRecord, find_results, group_runs, load_runs
 from har.reporting.tables import (
     HEADLINE_METRICS,
@@ -32,7 +32,7 @@ from har.reporting.tables import (
 
 log = logging.getLogger("har.reporting")
 
-DEFAULT_OUT_DIR = Path("experiments") / "tables"
+DEFAULT_OUT_DIR = Path("results") / "tables"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,14 +87,11 @@ def aggregate(
     return stats, names.pop() if len(names) == 1 else None
 
 
+@reports_user_errors(prog="aggregate")
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
-    try:
-        return run(args)
-    except HarError as error:
-        print(f"aggregate: error: {error}", file=sys.stderr)
-        return error.exit_code
+    return run(args)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Finished runs as records: find ``results.json`` files, read their metrics, group them by config keys.
+"""Finished runs as records: find ``results.json`` files, read their metrics, group them by config keys
+(and read a search's ``best.json``, the configuration a later evaluation reruns).
 
 A run counts only if its ``results.json`` says ``completed``: a running, pruned or failed run has no
 (or no trustworthy) test metrics, and averaging it in would misstate the result. Skipped files are
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from har.errors import ConfigError
 from har.reporting.results import RESULTS_FILE
 
 MISSING = "(unset)"
@@ -146,3 +148,19 @@ def _text(value: Any) -> str:
 
 def _is_finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_best_json(path: Path, option: str) -> dict[str, Any]:
+    """A best.json passed as ``option`` on a command line, with a usable ``override_list``."""
+    try:
+        best = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{option} {path}: no such file") from error
+    except ValueError as error:
+        raise ConfigError(f"{option} {path}: not valid JSON ({error})") from error
+    tokens = best.get("override_list") if isinstance(best, Mapping) else None
+    if not isinstance(tokens, list) or not all(isinstance(t, str) and "=" in t for t in tokens):
+        raise ConfigError(
+            f"{option} {path}: no `override_list` of key=value strings (not a best.json?)"
+        )
+    return best

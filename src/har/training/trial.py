@@ -6,6 +6,7 @@ import copy
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,15 +14,19 @@ import lightning.pytorch as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from har.cli import as_user_error
 from har.data.with_secondary import build_datamodule
+from har.errors import as_user_error
 from har.reporting.results import ResultsFile
 from har.training.acceleration import compile_networks, configure_torch
 from har.training.callbacks import EpochHistory
 from har.training.module import JointHARModule
 from har.training.predictions import ValidationPredictions
-from har.training.resume import RunSettingsRecord, find_resume_point, run_settings
-from har.training.rng_state import RNGStateCheckpoint
+from har.training.resume import (
+    RNGStateCheckpoint,
+    RunSettingsRecord,
+    find_resume_point,
+    run_settings,
+)
 from har.training.trainer import build_trainer, finish_loggers, is_rank_zero_process
 from har.training.validate import validate_against_data, validate_config
 
@@ -39,8 +44,15 @@ def build_module(cfg: DictConfig, class_names: list[str]) -> JointHARModule:
     )
 
 
-def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train and test one configuration; returns the results payload (also in results.json)."""
+def run_trial(
+    cfg: DictConfig, run_dir: Path, extra_callbacks: Sequence[pl.Callback] = ()
+) -> dict[str, Any]:
+    """Train and test one configuration; returns the results payload (also in results.json).
+
+    ``extra_callbacks`` come from the caller (an HPO trial passes its pruning callback, so training
+    never imports HPO). One whose ``pruned`` attribute is true after fitting ends the run as
+    ``pruned``: validation metrics only, no test.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     results = ResultsFile(
         run_dir, OmegaConf.to_container(cfg, resolve=True), writes=is_rank_zero_process()
@@ -71,9 +83,7 @@ def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         ]
         if cfg.trainer.val_predictions:
             callbacks.append(ValidationPredictions(run_dir))
-        pruning = _pruning_callback(cfg)
-        if pruning is not None:
-            callbacks.append(pruning)
+        callbacks.extend(extra_callbacks)
         trainer = build_trainer(
             cfg, run_dir, callbacks, None if resume is None else resume.global_step
         )
@@ -87,7 +97,7 @@ def run_trial(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             weights_only=True,
         )
         fit_s = time.time() - fit_start
-        if pruning is not None and pruning.pruned:
+        if any(getattr(callback, "pruned", False) for callback in extra_callbacks):
             results.finish(
                 "pruned", history=history.history, final_metrics=_val_metrics(cfg, history)
             )
@@ -149,7 +159,10 @@ def _plots(
     """plots/*.png (unless trainer.plots=false); a plotting error costs the plots, not the run."""
     if not cfg.trainer.plots or not trainer.is_global_zero:
         return {}
-    from har.reporting.plots import TestOutputs, write_trial_plots  # matplotlib only when plotting
+    from har.reporting.trial_plots import (  # matplotlib only when plotting
+        TestOutputs,
+        write_trial_plots,
+    )
 
     title = f"{cfg.scenario.name}, seed {cfg.seed} · {run_dir.parent.name}/{run_dir.name}"
     try:
@@ -209,19 +222,3 @@ def _val_metrics(cfg: DictConfig, history: EpochHistory) -> dict[str, float | No
         "best_val_loss": history.best("val_loss", "min"),
         "epochs_run": len(history.history["epoch"]),
     }
-
-
-def _pruning_callback(cfg: DictConfig) -> pl.Callback | None:
-    o = cfg.optuna
-    if not o.storage:
-        return None
-    from har.hpo.pruning import OptunaPruning  # optuna is imported only by HPO trials
-
-    return OptunaPruning(
-        storage=o.storage,
-        study_name=o.study_name,
-        trial_number=o.trial_number,
-        pruner=o.pruner,
-        monitor=o.monitor,
-        direction=o.direction,
-    )

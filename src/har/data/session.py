@@ -1,0 +1,42 @@
+"""The neutral core every data source produces: one recording on one uniform clock.
+
+Readers (``har.data.sources``) turn their published files into ``Session``s; everything downstream
+(normalisation, windows, caches, the DataModule) sees only this type. ``interpolate`` is the one
+linear resampler the readers share, so every source puts its streams on the clock the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_GAP_S = 0.25  # no interpolation across a hole in either stream longer than this
+
+
+@dataclass
+class Session:
+    """One workout on a uniform clock: sample k is at ``t0_ms + k * 1000 / rate_hz`` (IMU ms)."""
+
+    workout: str  # the session's name (MM-Fit workout id; clip or file name in other data sets)
+    participant: int | str
+    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints (mm / 1000)
+    acc: np.ndarray  # (T, C) float32, sensor units; C = 0 for pose-only data sets
+    labels: np.ndarray  # (T,) int64 class index
+    valid: np.ndarray  # (T,) bool; False inside holes of either stream: windows must skip them
+    t0_ms: float
+    rate_hz: float
+    report: dict[str, int | float | str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def interpolate(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of the rows ``fp`` (at increasing ``xp``) to ``x``, vectorised over
+    columns; also returns the span between the two samples used, to find holes in the stream."""
+    right = np.searchsorted(xp, x, side="right").clip(1, len(xp) - 1)
+    left = right - 1
+    span = xp[right] - xp[left]
+    weight = ((x - xp[left]) / span).clip(0.0, 1.0)[:, None]
+    return fp[left] * (1.0 - weight) + fp[right] * weight, span
