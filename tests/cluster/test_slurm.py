@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from har.hpo.storage import open_storage
-from har.training.predictions import VAL_PREDICTIONS_FILE
+from har.training.callbacks import VAL_PREDICTIONS_FILE
 from tests.cluster.conftest import TINY_TRIAL, TRIAL_SETTINGS, Slurm, submit
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

@@ -108,3 +108,17 @@ def test_a_damaged_entry_is_rebuilt_with_a_warning(raw, tmp_path, reads, caplog,
     np.testing.assert_array_equal(warm.sessions["train"][1].pose, cold.sessions["train"][1].pose)
     setup_module_(raw, tmp_path / "cache")
     assert len(reads) == 5  # the rebuilt entry is whole again
+
+
+def test_the_reader_code_is_part_of_the_session_key(tmp_path):
+    """A fix to a reader (or to the shared resampling) must not reuse sessions it read before."""
+    from har.data.cache import reader_code_digest, reader_code_paths
+    from har.data.sources.folder import FolderSource
+    from har.data.sources.mmfit.source import MMFitSource
+
+    mmfit_source = object.__new__(MMFitSource)  # the class is all the digest looks at
+    names = {p.name for p in reader_code_paths(mmfit_source)}
+    assert {"align.py", "reader.py", "format.py", "source.py", "session.py"} <= names
+    folder_names = {p.name for p in reader_code_paths(object.__new__(FolderSource))}
+    assert folder_names == {"folder.py", "session.py"}
+    assert reader_code_digest(mmfit_source) != reader_code_digest(object.__new__(FolderSource))

@@ -96,3 +96,17 @@ def test_a_secondary_that_holds_a_primary_session_is_refused(twin_overrides):
     dm = build_datamodule(cfg.data)
     with pytest.raises(DataError, match=r"\['w01'\], which are also primary train"):
         dm.setup("fit")
+
+
+def test_saved_statistics_are_keyed_by_the_subjects_they_come_from(scarce, twin_overrides):
+    """Two draws of IMU subjects have different statistics: each gets its own stats file."""
+    cfg = compose_config(
+        ["data=mmfit_debug", "data.train_workouts=[w01,w02]", "data.imu_subjects=[0]",
+         "data.stride_seconds=1.0", *twin_overrides]
+    )  # fmt: skip
+    other = instantiate(cfg.data, _recursive_=False)
+    other.prepare_data()
+    other.setup("fit")
+    assert not np.allclose(other.acc_stats.mean, scarce.acc_stats.mean)
+    assert other.stats_path != scarce.stats_path  # side by side, neither overwrites the other
+    assert other.stats_path.exists() and scarce.stats_path.exists()

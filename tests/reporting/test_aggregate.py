@@ -137,3 +137,50 @@ def test_runs_as_a_module(three_runs, tmp_path):
     assert "| sc2 | 2 | 0.700 ± 0.141 |" in proc.stdout
     assert "3 run(s) in 2 group(s), 1 skipped" in proc.stderr
     assert len(find_results([three_runs])) == 4
+
+
+def write_paired(root: Path, scenario: str, seed: int, draw: int, f1: float) -> None:
+    run_dir = root / f"{scenario}_s{seed}_d{draw}"
+    run_dir.mkdir(parents=True)
+    config = {"seed": seed, "scenario": {"name": scenario}, "data": {"imu_subjects_seed": draw}}
+    payload = {"status": "completed", "config": config, "final_metrics": {"test_f1": f1}}
+    (run_dir / "results.json").write_text(json.dumps(payload))
+
+
+def test_the_delta_is_a_paired_difference_with_its_interval_and_p_value(tmp_path, capsys):
+    """Pairs on (seed, imu_subjects_seed); checked against a hand computation: Student t with
+    2 degrees of freedom has t_0.975 = 4.302653 and the closed form p = 1 - |t| / sqrt(2 + t²)."""
+    base = {(1, 0): 0.50, (2, 0): 0.60, (1, 1): 0.70}
+    new = {(1, 0): 0.55, (2, 0): 0.70, (1, 1): 0.72, (3, 0): 0.99}  # (3, 0) has no partner
+    for (seed, draw), f1 in base.items():
+        write_paired(tmp_path / "runs", "real_only", seed, draw, f1)
+    for (seed, draw), f1 in new.items():
+        write_paired(tmp_path / "runs", "virtual_imu", seed, draw, f1)
+    out = tmp_path / "t"
+    assert main([str(tmp_path / "runs"), "--baseline", "real_only", "--out", str(out)]) == 0
+
+    d = [0.05, 0.10, 0.02]
+    mean = sum(d) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
+    half = 4.302652729749464 * sd / math.sqrt(3)
+    t_stat = mean / (sd / math.sqrt(3))
+    p = 1 - abs(t_stat) / math.sqrt(2 + t_stat**2)
+    row = read_csv(out.with_suffix(".csv"))["virtual_imu"]
+    assert float(row["paired_delta_test_f1"]) == pytest.approx(mean)
+    assert float(row["paired_delta_test_f1_ci_low"]) == pytest.approx(mean - half)
+    assert float(row["paired_delta_test_f1_ci_high"]) == pytest.approx(mean + half)
+    assert float(row["paired_delta_test_f1_p"]) == pytest.approx(p)
+    assert row["paired_delta_test_f1_pairs"] == "3"
+    printed = capsys.readouterr().out
+    assert "(paired, 95 % CI)" in printed
+    assert f"+{mean:.3f} [{mean - half:+.3f}, {mean + half:+.3f}] p={p:.3f} (n=3)" in printed
+    assert "(paired, 95 \\% CI)" in out.with_suffix(".tex").read_text()
+
+
+def test_runs_that_cannot_be_paired_are_a_user_error(tmp_path, capsys):
+    for draw in (0, 1):  # the same seed twice, told apart only by a key outside --pair-by
+        write_paired(tmp_path / "runs", "real_only", 1, draw, 0.5)
+    write_paired(tmp_path / "runs", "x", 1, 0, 0.6)
+    argv = [str(tmp_path / "runs"), "--baseline", "real_only", "--out", str(tmp_path / "t")]
+    assert main([*argv, "--pair-by", "seed"]) == 2
+    assert "cannot be paired" in capsys.readouterr().err

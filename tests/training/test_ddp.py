@@ -13,7 +13,7 @@ from lightning.fabric.utilities.rank_zero import rank_zero_only
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 
 from har.reporting.results import ResultsFile
-from har.training.predictions import VAL_PREDICTIONS_FILE
+from har.training.callbacks import VAL_PREDICTIONS_FILE
 from har.training.resume import latest_checkpoint
 from har.training.trainer import cluster_plugins
 from har.training.trial import is_rank_zero_process, run_trial

@@ -62,3 +62,21 @@ def test_device_precision_and_determinism(tmp_path):
 def test_csv_logger_always_on(tmp_path):
     names = [type(lg).__name__ for lg in build(tmp_path).loggers]
     assert names[0] == "ContinuedCSVLogger"  # Lightning's CSVLogger, continued on resume
+
+
+@pytest.mark.parametrize(("name", "kind"), [("adamw", "AdamW"), ("adam", "Adam"), ("sgd", "SGD")])
+def test_optim_name_builds_that_optimiser(name, kind):
+    from tests.training.scenario_helpers import make_module
+
+    module = make_module("scenario2", f"optim.name={name}")
+    optimizer = module.configure_optimizers()
+    assert type(optimizer).__name__ == kind
+    assert optimizer.param_groups[0]["lr"] == module.hparams.optim["lr"]
+
+
+def test_an_unknown_optimiser_is_a_config_error():
+    from har.errors import ConfigError
+    from tests.training.scenario_helpers import make_module
+
+    with pytest.raises(ConfigError, match=r"optim\.name"):
+        make_module("scenario2", "optim.name=lbfgs").configure_optimizers()

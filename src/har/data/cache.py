@@ -11,6 +11,7 @@ loaded with ``mmap_mode="r"``, so a cache hit costs almost nothing.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import logging
 import os
@@ -37,6 +38,23 @@ def file_identity(paths: Sequence[Path]) -> list[list]:
         stat = Path(path).stat()
         identity.append([str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns])
     return identity
+
+
+def reader_code_paths(source: object) -> list[Path]:
+    """The files whose code turns a source's raw files into Sessions: the module defining its
+    class (with its package's siblings when the reader is a package, as MM-Fit's is) and the
+    shared resampling core. A cached session is reused only while they are unchanged."""
+    module = Path(inspect.getfile(type(source)))
+    own_package = module.parent.name != "sources"  # data/sources/mmfit/source.py, not .../utd.py
+    reader = sorted(module.parent.glob("*.py")) if own_package else [module]
+    return [*reader, Path(inspect.getfile(Session))]
+
+
+def reader_code_digest(source: object) -> str:
+    digest = hashlib.sha256()
+    for path in reader_code_paths(source):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def session_key(name: str, files: Sequence[Path], settings: Mapping[str, object]) -> str:

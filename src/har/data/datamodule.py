@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from har.data.cache import SessionCache, session_key
+from har.data.cache import SessionCache, reader_code_digest, session_key
 from har.data.clip_windows import CLIP_WINDOWS, build_clip_index, padded_samples
 from har.data.imu_subjects import choose_imu_subjects
 from har.data.normalise import AccStats, body_scale, fit_acc_stats, save_stats
@@ -95,6 +95,7 @@ class SessionDataModule(pl.LightningDataModule):
         self.imu_channels = 0 if source.pose_only else int(imu_channels)
         self.sessions: dict[str, list[Session]] = {}
         self.acc_stats: AccStats | None = None
+        self.stats_path: Path | None = None  # where the training statistics were saved
         self.windows: dict[str, WindowIndex] = {}
         self.window_counts: dict[str, list[int]] = {}
         self.padded_windows: dict[str, int] = {}
@@ -155,10 +156,12 @@ class SessionDataModule(pl.LightningDataModule):
                 [s for s, kept in zip(train, has_imu, strict=True) if kept]
             )
             self.imu_channels = len(self.acc_stats.mean)
-            if self._cache.root is not None:
-                keys = " ".join(self._session_keys["train"])
+            if self._cache.root is not None:  # keyed by the sessions the statistics come from
+                kept = zip(self._session_keys["train"], has_imu, strict=True)
+                keys = " ".join(key for key, used in kept if used)
                 digest = hashlib.sha256(keys.encode()).hexdigest()[:32]
-                save_stats(self.acc_stats, self._cache.root / f"stats-{digest}")
+                self.stats_path = self._cache.root / f"stats-{digest}"
+                save_stats(self.acc_stats, self.stats_path)
         stride = stride_samples(self.stride_seconds, self.sampling_rate_hz)
         for split, split_sessions in sessions.items():
             window = self.sensor_window_length
@@ -212,7 +215,8 @@ class SessionDataModule(pl.LightningDataModule):
         refs = self.source.split_refs()
         if self.source.joint_names is not None:
             self._check_joints(len(self.source.joint_names))
-        settings = self.source.settings()
+        # The reader's own code is part of the key: a fixed reader never reuses a stale session.
+        settings = {**self.source.settings(), "reader_code": reader_code_digest(self.source)}
         sessions: dict[str, list[Session]] = {}
         unusable: list[str] = []
         for split, split_refs in refs.items():

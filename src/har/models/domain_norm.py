@@ -2,21 +2,46 @@
 
 The deployed model is F+C on *real* IMU. If simulated windows flowed through the same BatchNorm, its
 running mean/variance would be a blend of both domains and evaluation on real data would use the
-wrong statistics. Each domain therefore owns its own BatchNorm; the affine weights are per domain too
-(the cheapest way to keep the two sets of statistics independent).
+wrong statistics. ``mode`` (``model.feature_extractor.domain_norm``) says what the domains share:
+
+* ``shared_affine`` (default): per-domain statistics, one set of affine weights. Each domain is
+  whitened by its own statistics and then scaled the same way, so a simulated window that is
+  distributed like a real one lands where the real one would: the sim side cannot absorb the
+  domain gap in weights of its own, and what F learns from simulations transfers to real IMU.
+* ``separate``: per-domain statistics and per-domain affine weights (the sim side can absorb the gap).
+* ``shared``: one BatchNorm for both domains (statistics blended; for ablations only).
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 DOMAINS = ("real", "sim")
+MODES = ("shared_affine", "separate", "shared")
 
 
 class DomainBatchNorm1d(nn.Module):
-    def __init__(self, num_features: int) -> None:
+    def __init__(self, num_features: int, mode: str = "shared_affine") -> None:
         super().__init__()
-        self.norms = nn.ModuleDict({d: nn.BatchNorm1d(num_features) for d in DOMAINS})
+        if mode not in MODES:
+            raise ValueError(f"domain_norm must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        if mode == "shared":
+            self.norm = nn.BatchNorm1d(num_features)
+            return
+        affine = mode == "separate"
+        self.norms = nn.ModuleDict(
+            {d: nn.BatchNorm1d(num_features, affine=affine) for d in DOMAINS}
+        )
+        if not affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
 
     def forward(self, x: Tensor, domain: str = "real") -> Tensor:
-        return self.norms[domain](x)
+        if self.mode == "shared":
+            return self.norm(x)
+        out = self.norms[domain](x)
+        if self.mode == "separate":
+            return out
+        return out * self.weight[:, None] + self.bias[:, None]

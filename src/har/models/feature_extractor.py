@@ -6,23 +6,29 @@ import torch
 from torch import Tensor, nn
 
 from har.errors import ConfigError
+from har.models.domain_norm import MODES as DOMAIN_NORM_MODES
 from har.models.domain_norm import DomainBatchNorm1d
 
 
 class _ConvBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel: int, pool: int, drop: float) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel: int, pool: int, drop: float, domain_norm: str
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2, bias=False)
-        self.norm = DomainBatchNorm1d(c_out)
+        self.norm = DomainBatchNorm1d(c_out, domain_norm)
         self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x: Tensor, domain: str) -> Tensor:
-        return self.drop(self.pool(torch.relu(self.norm(self.conv(x), domain))))
+    def forward(self, x: Tensor, domain: str, dropout: bool) -> Tensor:
+        x = self.pool(torch.relu(self.norm(self.conv(x), domain)))
+        return self.drop(x) if dropout else x
 
 
 class FeatureExtractor(nn.Module):
     """``n_conv`` blocks (conv, per-domain BN, ReLU, max-pool), global average pool, ``n_dense`` layers.
+
+    ``domain_norm`` says what real and simulated windows share in the BatchNorms (``domain_norm.py``).
 
     Channels double every block starting at ``n_filters``. ``window_size`` is only used to check that
     the pooling stack leaves at least one sample (a window shorter than that cannot be classified).
@@ -39,8 +45,14 @@ class FeatureExtractor(nn.Module):
         n_dense: int = 1,
         out_features: int = 64,
         drop_prob: float = 0.1,
+        domain_norm: str = "shared_affine",
     ) -> None:
         super().__init__()
+        if domain_norm not in DOMAIN_NORM_MODES:
+            raise ConfigError(
+                f"model.feature_extractor.domain_norm must be one of {DOMAIN_NORM_MODES}, "
+                f"got {domain_norm!r}"
+            )
         min_window = pool_size**n_conv if pool_size > 1 else 1
         if window_size < min_window:
             raise ConfigError(
@@ -50,7 +62,7 @@ class FeatureExtractor(nn.Module):
             )
         channels = [input_channels] + [n_filters * 2**i for i in range(n_conv)]
         self.blocks = nn.ModuleList(
-            _ConvBlock(channels[i], channels[i + 1], filter_size, pool_size, drop_prob)
+            _ConvBlock(channels[i], channels[i + 1], filter_size, pool_size, drop_prob, domain_norm)
             for i in range(n_conv)
         )
         dense: list[nn.Module] = []
@@ -61,7 +73,13 @@ class FeatureExtractor(nn.Module):
         self.dense = nn.Sequential(*dense)
         self.out_features = width
 
-    def forward(self, x: Tensor, domain: str = "real") -> Tensor:
+    def forward(self, x: Tensor, domain: str = "real", dropout: bool = True) -> Tensor:
+        """(B, C, T) -> (B, D). ``dropout=False`` skips every dropout layer (in training too): the
+        similarity term compares real and simulated features of the same windows, which two
+        independent dropout masks would keep apart for ever."""
         for block in self.blocks:
-            x = block(x, domain)
-        return self.dense(x.mean(dim=-1))
+            x = block(x, domain, dropout)
+        x = x.mean(dim=-1)
+        for layer in self.dense:
+            x = x if isinstance(layer, nn.Dropout) and not dropout else layer(x)
+        return x

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from har.errors import ConfigError, reports_user_errors
+from har.reporting.paired import DEFAULT_PAIR_BY, paired_differences
 from har.reporting.runs import RunRecord, find_results, group_runs, load_runs
 from har.reporting.tables import (
     HEADLINE_METRICS,
@@ -54,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--delta-metric", default="test_f1", help="the metric of the Δ column (default test_f1)"
+    )
+    parser.add_argument(
+        "--pair-by",
+        nargs="+",
+        default=list(DEFAULT_PAIR_BY),
+        metavar="KEY",
+        help="config keys that match a run to its baseline partner; the Δ column is the mean "
+        "paired difference with its 95%% t interval and paired t-test p-value "
+        f"(default: {' '.join(DEFAULT_PAIR_BY)})",
     )
     parser.add_argument(
         "--metrics",
@@ -105,6 +115,12 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"none of the {len(paths)} results.json files is a completed run")
     metrics = _metrics(args.metrics)
     groups, class_names = aggregate(runs, args.by)
+    baseline = args.baseline or groups[0].label
+    members = group_runs(runs, args.by)
+    if baseline not in members:
+        labels = ", ".join(repr(g.label) for g in groups)
+        raise ConfigError(f"--baseline {baseline!r} is not one of the groups: {labels}")
+    paired = paired_differences(members, baseline, args.delta_metric, args.pair_by)
     out = args.out or DEFAULT_OUT_DIR / ("by_" + "_".join(_slug(k) for k in args.by))
     try:
         markdown, written = write_tables(
@@ -112,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
             out,
             metrics=metrics,
             class_names=class_names,
-            baseline=args.baseline,
+            baseline=baseline,
             delta_metric=metric_by_key(args.delta_metric),
             decimals=args.decimals,
             group_title=", ".join(args.by),
+            paired=paired,
         )
     except KeyError as error:
         labels = ", ".join(repr(g.label) for g in groups)

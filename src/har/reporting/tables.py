@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from har.reporting.paired import PairedDifference
 from har.reporting.results import write_text_atomic
 
 
@@ -123,14 +124,19 @@ def headline_table(
     baseline: str | None,
     delta_metric: Metric | None,
     group_title: str = "group",
+    paired: Mapping[str, PairedDifference | None] | None = None,
 ) -> Table:
+    """Mean ± std per metric, and the Δ column against ``baseline``: paired differences with their
+    95 % interval and p-value when ``paired`` is given (``har.reporting.paired``), else the
+    difference of the group means."""
     show_delta = baseline is not None and delta_metric is not None and len(groups) > 1
     delta = deltas(groups, delta_metric.key, baseline) if show_delta else {}  # type: ignore[arg-type, union-attr]
     header = [group_title, "n", *(m.label for m in metrics)]
     latex_header = [latex_escape(group_title), "$n$", *(m.latex for m in metrics)]
     if show_delta:
-        header.append(f"Δ {delta_metric.label} vs {baseline}")  # type: ignore[union-attr]
-        latex_header.append(f"$\\Delta$ {delta_metric.latex}")  # type: ignore[union-attr]
+        kind = " (paired, 95 % CI)" if paired is not None else ""
+        header.append(f"Δ {delta_metric.label} vs {baseline}{kind}")  # type: ignore[union-attr]
+        latex_header.append(f"$\\Delta$ {delta_metric.latex}{kind.replace('%', chr(92) + '%')}")  # type: ignore[union-attr]
     rows, latex_rows = [], []
     for g in groups:
         cells = [mean_std_text(g.stats.get(m.key), decimals) for m in metrics]
@@ -138,9 +144,13 @@ def headline_table(
         row = [g.label, str(g.n_runs), *cells]
         latex_row = [latex_escape(g.label), str(g.n_runs), *latex_cells]
         if show_delta:
-            text = _delta_text(delta[g.label], decimals, is_baseline=g.label == baseline)
+            if paired is not None and g.label != baseline:
+                difference = paired.get(g.label)
+                text = "–" if difference is None else difference.text(decimals)
+            else:
+                text = _delta_text(delta[g.label], decimals, is_baseline=g.label == baseline)
             row.append(text)
-            latex_row.append(text)
+            latex_row.append(latex_escape(text).replace("p=<", "p$<$"))
         rows.append(tuple(row))
         latex_rows.append(tuple(latex_row))
     title = "Test metrics, mean ± sample std over runs"
@@ -229,13 +239,20 @@ def to_csv(
     keys: Sequence[str],
     delta: Mapping[str, float | None] | None = None,
     delta_metric: str | None = None,
+    paired: Mapping[str, PairedDifference | None] | None = None,
 ) -> str:
-    """One row per group: n_runs, then ``<key>_mean``, ``<key>_std``, ``<key>_n`` per metric."""
+    """One row per group: n_runs, then ``<key>_mean``, ``<key>_std``, ``<key>_n`` per metric; the
+    difference of means ``delta_<metric>`` and, with ``paired``, the paired difference with its
+    interval, p-value and number of pairs (``paired_delta_<metric>*``) last."""
     header = ["group", "n_runs"]
     for key in keys:
         header += [f"{key}_mean", f"{key}_std", f"{key}_n"]
     if delta is not None:
         header.append(f"delta_{delta_metric}")
+    if paired is not None:
+        header += [
+            f"paired_delta_{delta_metric}{c}" for c in ("", "_ci_low", "_ci_high", "_p", "_pairs")
+        ]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -246,6 +263,11 @@ def to_csv(
             row += ["", "", 0] if s is None else [repr(s.mean), _blank(s.std), s.n]
         if delta is not None:
             row.append(_blank(delta.get(g.label)))
+        if paired is not None:
+            d = paired.get(g.label)
+            row += ["", "", "", "", 0] if d is None else [
+                repr(d.mean), _blank(d.low), _blank(d.high), _blank(d.p_value), d.n_pairs
+            ]  # fmt: skip
         writer.writerow(row)
     return buffer.getvalue()
 
@@ -265,8 +287,10 @@ def write_tables(
     delta_metric: Metric | None = None,
     decimals: int = 3,
     group_title: str = "group",
+    paired: Mapping[str, PairedDifference | None] | None = None,
 ) -> tuple[str, dict[str, Path]]:
     """Write ``<stem>.md``, ``<stem>.csv`` and ``<stem>.tex``; returns the Markdown and the paths.
+    ``paired`` (per group, against ``baseline``) turns the Δ column into paired differences.
 
     ``baseline`` defaults to the first group; a baseline that is not a group raises KeyError.
     """
@@ -275,7 +299,9 @@ def write_tables(
     if baseline is not None and baseline not in {g.label for g in groups}:
         raise KeyError(baseline)
     delta_metric = delta_metric or metrics[0]
-    tables = [headline_table(groups, metrics, decimals, baseline, delta_metric, group_title)]
+    tables = [
+        headline_table(groups, metrics, decimals, baseline, delta_metric, group_title, paired)
+    ]
     per_class = per_class_table(groups, class_names, decimals)
     if per_class is not None:
         tables.append(per_class)
@@ -292,7 +318,7 @@ def write_tables(
         "latex": stem.with_suffix(".tex"),
     }
     write_text_atomic(paths["markdown"], markdown)
-    write_text_atomic(paths["csv"], to_csv(groups, csv_keys, delta, delta_metric.key))
+    write_text_atomic(paths["csv"], to_csv(groups, csv_keys, delta, delta_metric.key, paired))
     write_text_atomic(paths["latex"], latex)
     return markdown, paths
 

@@ -10,9 +10,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -98,3 +99,40 @@ def generator_loss(critic: Discriminator, fake: Tensor, y_fake: Tensor) -> Tenso
     if logits is not None:
         loss = loss + F.cross_entropy(logits, y_fake)
     return loss
+
+
+# ---- manual optimisation (signal critic): one batch = n_critic critic updates, then one main --
+def critic_phase(module: pl.LightningModule, paired: Mapping[str, Tensor], optimizer: Any) -> None:
+    """``n_critic`` updates of the critic alone, against detached simulations."""
+    a = module.scenario["adversary"]
+    mask = paired.get("imu_mask")
+    y_all = paired["label"]
+    real, y_real = (paired["acc"], y_all) if mask is None else (paired["acc"][mask], y_all[mask])
+    if len(real) == 0:
+        return
+    with torch.no_grad():
+        fake = module.regressor(paired["pose"])
+    fake_of_real = fake if mask is None else fake[mask]
+    module.toggle_optimizer(optimizer)
+    for _ in range(a["n_critic"]):
+        parts = critic_loss(
+            module.adversary, real, y_real, fake, y_all, fake_of_real, a["gp_weight"]
+        )
+        optimizer.zero_grad()
+        module.manual_backward(parts["loss"])
+        optimizer.step()
+    module.untoggle_optimizer(optimizer)
+    for name, value in parts.items():
+        module.log(f"train_critic_{name}", value.detach(), on_epoch=True, batch_size=len(real))
+
+
+def main_phase(module: pl.LightningModule, step: Callable[[], Tensor], optimizer: Any) -> Tensor:
+    """One update of R, F, C (and the heads) with the critic frozen."""
+    module.toggle_optimizer(optimizer)
+    loss = step()
+    optimizer.zero_grad()
+    if loss.requires_grad:
+        module.manual_backward(loss)
+        optimizer.step()
+    module.untoggle_optimizer(optimizer)
+    return loss.detach()

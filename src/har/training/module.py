@@ -6,6 +6,15 @@
          + secondary.weight * CE(C_2(F_sim(R(pose_2))), y_2)      (pose-only data, own head)
          + adversary.weight * adversarial term                     (feature or signal discriminator)
 
+What trains what (switches in ``scenario``): CE on the simulated path updates F/C only unless
+``sim_ce_trains_regressor`` (else R would learn to write label information into its "IMU"); the
+similarity term compares features before the final dropout and pulls ``similarity_target``'s
+other side (``real``: f_sim moves towards the detached f_real, never the deployed features towards
+simulations). ``freeze_regressor`` + ``virtual`` are the second stage of the virtual-IMU recipe
+(``har.training.two_stage``): a frozen R simulates every window, ``virtual.mapping`` maps it onto
+the real distribution, augmentation (``augment``) perturbs it, and CE on it has weight
+``virtual_weight``.
+
 Variants are switches in ``scenario`` (``har.training.scenario_spec``; never copies of this class)
 and only what the objective uses is built: ``real_only`` has no regressor, F_sim/C_sim exist only
 when switched on. The deployed model is F+C on real IMU, so ``{stage}_f1`` is the real-path
@@ -34,16 +43,26 @@ from torch import Tensor, nn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from har.errors import ConfigError
+from har.models.augmentation import SignalAugmentation
 from har.models.gradient_reversal import reversal_strength
+from har.models.signal_mapping import SignalMapping
 from har.training.adversarial import (
     build_adversary,
-    critic_loss,
+    critic_phase,
     feature_domain_loss,
     generator_loss,
+    main_phase,
 )
 from har.training.losses import feature_similarity_loss
 from har.training.metrics import StageMetrics
-from har.training.scenario_spec import check_scenario, trains_sim_path, with_defaults
+from har.training.resume import regressor_weights
+from har.training.scenario_spec import (
+    AUGMENT_TARGETS,
+    check_scenario,
+    trains_sim_path,
+    with_defaults,
+)
+from har.training.trainer import build_optimizers
 
 Batch = dict[str, Tensor]
 
@@ -74,6 +93,14 @@ class JointHARModule(pl.LightningModule):
         self.classifier: nn.Module = instantiate(model["classifier"])
         sim = trains_sim_path(s)
         self.regressor: nn.Module | None = instantiate(model["regressor"]) if sim else None
+        imu_channels = model["feature_extractor"]["input_channels"]
+        self.mapping = SignalMapping(imu_channels, s["virtual"]["mapping"]) if sim else None
+        augment = {k: v for k, v in s["augment"].items() if k not in AUGMENT_TARGETS}
+        self.augmentation = SignalAugmentation(imu_channels, **augment)
+        if sim and s["regressor_checkpoint"]:
+            self.regressor.load_state_dict(regressor_weights(s["regressor_checkpoint"]))
+        if sim and s["freeze_regressor"]:
+            self.regressor.requires_grad_(False)
         # Separate modules are built from the same config but are new objects with their own
         # (independently initialised) parameters: nothing is shared with the real path.
         self.feature_extractor_sim: nn.Module | None = (
@@ -97,7 +124,6 @@ class JointHARModule(pl.LightningModule):
             n_classes=n_classes,
         )
         self.automatic_optimization = s["adversary"]["kind"] != "signal"
-        imu_channels = model["feature_extractor"]["input_channels"]
         # Training only tracks the cheap scalars; evaluation stages get the full set.
         self.train_f1 = MulticlassF1Score(n_classes, average="macro")
         self.train_acc = MulticlassAccuracy(n_classes)
@@ -114,11 +140,29 @@ class JointHARModule(pl.LightningModule):
         """The deployed model: real IMU windows (B, C, T) -> logits."""
         return self.classifier(self.feature_extractor(acc, domain="real"))
 
-    def _sim_features(self, pose: Tensor) -> tuple[Tensor, Tensor]:
+    def _simulate(self, pose: Tensor) -> Tensor:
+        """R's simulation; a frozen R simulates as it was selected (eval mode: no dropout, fixed
+        BatchNorm statistics; set at every call, as Lightning restores submodules' modes around
+        each loop) and builds no graph."""
         assert self.regressor is not None
-        sim_acc = self.regressor(pose)
-        f_sim_net = self.feature_extractor_sim or self.feature_extractor
-        return sim_acc, f_sim_net(sim_acc, domain="sim")
+        if not self.scenario["freeze_regressor"]:
+            return self.regressor(pose)
+        self.regressor.eval()
+        with torch.no_grad():
+            return self.regressor(pose)
+
+    def _virtual(self, sim_acc: Tensor, stage: str) -> Tensor:
+        """What F_sim sees of a simulation: mapped onto the real distribution and, in training,
+        augmented; detached unless CE on the simulated path may train R."""
+        assert self.mapping is not None
+        virtual = self.mapping(sim_acc)
+        if stage == "train" and self.scenario["augment"]["virtual"]:
+            virtual = self.augmentation(virtual)
+        return virtual if self.scenario["sim_ce_trains_regressor"] else virtual.detach()
+
+    @property
+    def _f_sim_net(self) -> nn.Module:
+        return self.feature_extractor_sim or self.feature_extractor
 
     def _step(self, batch: Mapping[str, Any], stage: str) -> Tensor:
         """The objective of one batch (logged); adversarial and secondary terms in training only."""
@@ -128,44 +172,54 @@ class JointHARModule(pl.LightningModule):
         mask = paired.get("imu_mask") if stage == "train" else None
         acc, y = (paired["acc"], y_all) if mask is None else (paired["acc"][mask], y_all[mask])
         terms: dict[str, Tensor] = {}
+        counts: dict[str, int] = {}  # each term is a mean over this many windows (for the log)
         loss = y_all.new_zeros((), dtype=torch.float32)
         f_real = logits_real = None
         if len(y) > 0:  # with scarce real IMU a batch may hold no window that has it
-            f_real = self.feature_extractor(acc, domain="real")
+            seen = self.augmentation(acc) if stage == "train" and s["augment"]["real"] else acc
+            f_real = self.feature_extractor(seen, domain="real")
             logits_real = self.classifier(f_real)
-            terms["ce_real"] = F.cross_entropy(logits_real, y)
+            terms["ce_real"], counts["ce_real"] = F.cross_entropy(logits_real, y), len(y)
             if s["ce_real"]:
                 loss = loss + s["alpha"] * terms["ce_real"]
 
         sim_acc = f_sim = None
         if self.regressor is not None:
-            sim_acc, f_sim = self._sim_features(paired["pose"])
+            sim_acc = self._simulate(paired["pose"])
+            f_sim = self._f_sim_net(self._virtual(sim_acc, stage), domain="sim")
             logits_sim = (self.classifier_sim or self.classifier)(f_sim)
-            terms["ce_sim"] = F.cross_entropy(logits_sim, y_all)
+            terms["ce_sim"], counts["ce_sim"] = F.cross_entropy(logits_sim, y_all), len(y_all)
             if s["ce_sim"]:
-                loss = loss + s["alpha"] * terms["ce_sim"]
+                loss = loss + s["alpha"] * s["virtual_weight"] * terms["ce_sim"]
+            detached = not s["sim_ce_trains_regressor"] and not s["freeze_regressor"]
+            if stage == "train" and detached and s["adversary"]["kind"] == "feature":
+                # The feature adversary trains R: it needs a pass without the CE pass's detach.
+                f_sim = self._f_sim_net(self.mapping(sim_acc), domain="sim")
             if f_real is not None:
-                paired_sim, paired_f = (
-                    (sim_acc, f_sim) if mask is None else (sim_acc[mask], f_sim[mask])
-                )
-                terms["mse"] = F.mse_loss(paired_sim, acc)
-                terms["similarity"] = feature_similarity_loss(f_real, paired_f, s["similarity"])
-                loss = loss + s["gamma"] * terms["mse"] + s["beta"] * terms["similarity"]
+                paired_sim = sim_acc if mask is None else sim_acc[mask]
+                terms["mse"], counts["mse"] = F.mse_loss(paired_sim, acc), len(y)
+                loss = loss + s["gamma"] * terms["mse"]
+                if s["beta"] > 0 or stage != "train":
+                    terms["similarity"] = self._similarity(acc, paired_sim)
+                    counts["similarity"] = len(y)
+                    loss = loss + s["beta"] * terms["similarity"]
             if stage != "train":
                 self._eval_metrics(stage).update_sim(logits_sim, y_all, sim_acc, acc)
             if stage == "test":
                 self._keep_test_outputs(pred_sim=logits_sim.argmax(-1), sim_acc=sim_acc, acc=acc)
 
         if stage == "train":
-            loss = loss + self._secondary_term(secondary, terms)
-            loss = loss + self._adversarial_term(f_real, y, f_sim, sim_acc, y_all, terms)
+            loss = loss + self._secondary_term(secondary, terms, counts)
+            loss = loss + self._adversarial_term(f_real, y, f_sim, sim_acc, y_all, terms, counts)
             if logits_real is not None:
                 # Logged as metric objects: Lightning computes and resets them when the epoch
                 # ends, before any callback reads the epoch's metrics.
                 self.train_f1.update(logits_real, y)
                 self.train_acc.update(logits_real, y)
                 self.log_dict(
-                    {"train_f1": self.train_f1, "train_acc": self.train_acc}, on_epoch=True
+                    {"train_f1": self.train_f1, "train_acc": self.train_acc},
+                    on_epoch=True,
+                    batch_size=len(y),
                 )
         else:
             assert logits_real is not None
@@ -176,10 +230,24 @@ class JointHARModule(pl.LightningModule):
         on_step = stage == "train"
         self.log(f"{stage}_loss", loss, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=n)
         for name, value in terms.items():
-            self.log(f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=n)
+            self.log(
+                f"{stage}_{name}", value, on_step=False, on_epoch=True, batch_size=counts[name]
+            )
         return loss
 
-    def _secondary_term(self, secondary: Batch | None, terms: dict[str, Tensor]) -> Tensor | float:
+    def _similarity(self, acc: Tensor, sim_acc: Tensor) -> Tensor:
+        """Distance of real and simulated features of the same windows, without dropout (two
+        masks would keep them apart for ever), the side ``similarity_target`` names held still."""
+        target = self.scenario["similarity_target"]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and target != "real"):
+            h_real = self.feature_extractor(acc, domain="real", dropout=False)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and target != "sim"):
+            h_sim = self._f_sim_net(self.mapping(sim_acc), domain="sim", dropout=False)
+        return feature_similarity_loss(h_real, h_sim, self.scenario["similarity"])
+
+    def _secondary_term(
+        self, secondary: Batch | None, terms: dict[str, Tensor], counts: dict[str, int]
+    ) -> Tensor | float:
         if self.secondary_classifier is None:
             return 0.0
         if secondary is None:
@@ -187,9 +255,11 @@ class JointHARModule(pl.LightningModule):
                 "scenario.secondary.weight > 0 but the training batches carry no pose-only data: "
                 "set data.secondary (scenario=secondary_pose does)"
             )
-        _, f_secondary = self._sim_features(secondary["pose"])
-        logits = self.secondary_classifier(f_secondary)
+        assert self.regressor is not None
+        virtual = self._virtual(self._simulate(secondary["pose"]), "train")
+        logits = self.secondary_classifier(self._f_sim_net(virtual, domain="sim"))
         terms["ce_secondary"] = F.cross_entropy(logits, secondary["label"])
+        counts["ce_secondary"] = len(secondary["label"])
         return self.scenario["secondary"]["weight"] * terms["ce_secondary"]
 
     def _adversarial_term(
@@ -200,6 +270,7 @@ class JointHARModule(pl.LightningModule):
         sim_acc: Tensor | None,
         y_all: Tensor,
         terms: dict[str, Tensor],
+        counts: dict[str, int],
     ) -> Tensor | float:
         a = self.scenario["adversary"]
         if self.adversary is None or self.current_epoch < a["warmup_epochs"]:
@@ -212,8 +283,12 @@ class JointHARModule(pl.LightningModule):
             terms["domain"] = feature_domain_loss(
                 self.adversary, f_real, f_sim, y_real, y_all, strength
             )
+            counts["domain"] = len(y_real) + len(y_all)
             return a["weight"] * terms["domain"]
-        terms["adversarial"] = generator_loss(self.adversary, sim_acc, y_all)
+        terms["adversarial"], counts["adversarial"] = (
+            generator_loss(self.adversary, sim_acc, y_all),
+            len(y_all),
+        )
         return a["weight"] * terms["adversarial"]
 
     def _progress(self) -> float:
@@ -229,45 +304,6 @@ class JointHARModule(pl.LightningModule):
         for key, value in kept.items():
             self.test_outputs.setdefault(key, []).append(value.detach().cpu())
 
-    # ---- manual optimisation (signal critic) ----------------------------------------------------
-    def _critic_phase(self, batch: Mapping[str, Any], optimizer: Any) -> None:
-        """``n_critic`` updates of the critic alone, against detached simulations."""
-        a = self.scenario["adversary"]
-        paired, _ = _unpack(batch)
-        mask = paired.get("imu_mask")
-        y_all = paired["label"]
-        real, y_real = (
-            (paired["acc"], y_all) if mask is None else (paired["acc"][mask], y_all[mask])
-        )
-        if len(real) == 0:
-            return
-        assert self.regressor is not None and self.adversary is not None
-        with torch.no_grad():
-            fake = self.regressor(paired["pose"])
-        fake_of_real = fake if mask is None else fake[mask]
-        self.toggle_optimizer(optimizer)
-        for _ in range(a["n_critic"]):
-            parts = critic_loss(
-                self.adversary, real, y_real, fake, y_all, fake_of_real, a["gp_weight"]
-            )
-            optimizer.zero_grad()
-            self.manual_backward(parts["loss"])
-            optimizer.step()
-        self.untoggle_optimizer(optimizer)
-        for name, value in parts.items():
-            self.log(f"train_critic_{name}", value.detach(), on_epoch=True, batch_size=len(real))
-
-    def _main_phase(self, batch: Mapping[str, Any], optimizer: Any) -> Tensor:
-        """One update of R, F, C (and the heads) with the critic frozen."""
-        self.toggle_optimizer(optimizer)
-        loss = self._step(batch, "train")
-        optimizer.zero_grad()
-        if loss.requires_grad:
-            self.manual_backward(loss)
-            optimizer.step()
-        self.untoggle_optimizer(optimizer)
-        return loss.detach()
-
     # ---- Lightning hooks -----------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor | None:
         if self.automatic_optimization:
@@ -278,6 +314,12 @@ class JointHARModule(pl.LightningModule):
         self._critic_phase(batch, critic)
         return self._main_phase(batch, main)
 
+    def _critic_phase(self, batch: Mapping[str, Any], optimizer: Any) -> None:
+        critic_phase(self, _unpack(batch)[0], optimizer)
+
+    def _main_phase(self, batch: Mapping[str, Any], optimizer: Any) -> Tensor:
+        return main_phase(self, lambda: self._step(batch, "train"), optimizer)
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
@@ -285,22 +327,32 @@ class JointHARModule(pl.LightningModule):
         self._step(batch, "test")
 
     def on_fit_start(self) -> None:
-        """A regressor that adapts to the data before training (the physics baseline) does so now;
-        a restored checkpoint already holds its fit."""
-        fit = getattr(self.regressor, "fit_to_data", None)
-        if fit is None or bool(self.regressor.fitted):
-            return
+        """What adapts to the training data before training does so now (a restored checkpoint
+        already holds it): the augmentation's units, the physics baseline's calibration and the
+        virtual-IMU mapping, all from training windows only."""
         datamodule = self.trainer.datamodule
         stats = getattr(datamodule, "acc_stats", None)
+        if stats is not None:
+            self.augmentation.set_units(torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+        needs_fit = (
+            getattr(self.regressor, "fit_to_data", None) is not None
+            and not bool(self.regressor.fitted)
+        ) or (self.mapping is not None and not bool(self.mapping.fitted))
+        if not needs_fit:
+            return
         if stats is None:
             raise ConfigError(
-                "model/regressor=physics needs a data module with training IMU statistics "
-                "(acc_stats) to put its output in the target's units"
+                "model/regressor=physics and scenario.virtual.mapping need a data module with "
+                "training IMU statistics (acc_stats)"
             )
         loader = datamodule.train_dataloader()
         if isinstance(loader, Mapping):
             loader = loader["paired"]
-        fit(loader, torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+        fit = getattr(self.regressor, "fit_to_data", None)
+        if fit is not None and not bool(self.regressor.fitted):
+            fit(loader, torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+        if self.mapping is not None and not bool(self.mapping.fitted):
+            self.mapping.fit_on(self.regressor, loader)
 
     def on_train_epoch_end(self) -> None:
         if not self.automatic_optimization:  # Lightning steps schedulers only in automatic mode
@@ -326,25 +378,5 @@ class JointHARModule(pl.LightningModule):
         self._log_epoch_metrics("test")
 
     def configure_optimizers(self) -> Any:
-        o = self.hparams.optim
         critic = None if self.automatic_optimization else self.adversary
-        critic_ids = {id(p) for p in critic.parameters()} if critic is not None else set()
-        # The critic has its own optimiser: the main one never holds (nor decays) its weights.
-        main_params = [p for p in self.parameters() if p.requires_grad and id(p) not in critic_ids]
-        optimizer = torch.optim.AdamW(main_params, lr=o["lr"], weight_decay=o["weight_decay"])
-        schedulers = []
-        if o.get("scheduler", "none") == "cosine":
-            schedulers.append(
-                torch.optim.lr_scheduler.CosineAnnealingLR(
-                    optimizer, T_max=max(1, self.hparams.max_epochs)
-                )
-            )
-        if critic is None:
-            if schedulers:
-                return {"optimizer": optimizer, "lr_scheduler": schedulers[0]}
-            return optimizer
-        # Adam with beta1 = 0.5, beta2 = 0.9: the setting WGAN-GP was published with.
-        critic_optimizer = torch.optim.Adam(
-            critic.parameters(), lr=self.scenario["adversary"]["lr"], betas=(0.5, 0.9)
-        )
-        return [optimizer, critic_optimizer], schedulers
+        return build_optimizers(self, self.hparams.optim, critic, self.scenario["adversary"]["lr"])

@@ -110,6 +110,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     return content
 
 
+def regressor_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """R's weights (``regressor.*``) from a run's checkpoint, keyed for ``Regressor.load_state_dict``."""
+    state = load_checkpoint(Path(path))["state_dict"]
+    prefix = "regressor."
+    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise DataError(f"{path} holds no regressor weights (regressor.*): not a run that trains R")
+    return weights
+
+
 @dataclass(frozen=True)
 class ResumePoint:
     """What the checks need from a checkpoint: its recorded settings and its weights' shapes.

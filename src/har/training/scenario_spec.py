@@ -14,10 +14,31 @@ from typing import Any
 from har.errors import ConfigError
 from har.models.discriminator import KINDS as DISCRIMINATOR_KINDS
 from har.models.gradient_reversal import SCHEDULES
+from har.models.signal_mapping import MODES as MAPPING_MODES
 from har.training.losses import SIMILARITIES
 
 ADVERSARY_KINDS = ("none", *DISCRIMINATOR_KINDS)
+SIMILARITY_TARGETS = ("real", "sim", "both")
+RECIPES = ("joint", "virtual_imu")
+AUGMENT_TARGETS = ("real", "virtual")  # the switches of `augment`; the rest are its strengths
 DEFAULTS: dict[str, Any] = {
+    "recipe": "joint",
+    "sim_ce_trains_regressor": False,
+    "similarity_target": "real",
+    "freeze_regressor": False,
+    "regressor_checkpoint": None,
+    "virtual_weight": 1.0,
+    "virtual": {"mapping": "none"},
+    "augment": {
+        "real": False,
+        "virtual": False,
+        "roll_deg": 0.0,
+        "rotate_deg": 0.0,
+        "gain": 0.0,
+        "jitter": 0.0,
+        "time_warp": 0.0,
+        "roll_axis": 0,
+    },
     "separate_feature_extractor": False,
     "separate_classifier": False,
     "secondary": {"weight": 0.0, "n_classes": None},
@@ -81,6 +102,26 @@ def check_scenario(
         s["similarity"] in SIMILARITIES,
         "similarity",
         f"must be one of {SIMILARITIES}, got {s['similarity']!r}",
+    )
+    _require(
+        s["similarity_target"] in SIMILARITY_TARGETS,
+        "similarity_target",
+        f"must be one of {SIMILARITY_TARGETS}, got {s['similarity_target']!r}",
+    )
+    _require(s["recipe"] in RECIPES, "recipe", f"must be one of {RECIPES}, got {s['recipe']!r}")
+    _require(s["virtual_weight"] >= 0, "virtual_weight", f"must be >= 0, got {s['virtual_weight']}")
+    _require(
+        s["virtual"]["mapping"] in MAPPING_MODES,
+        "virtual.mapping",
+        f"must be one of {MAPPING_MODES}, got {s['virtual']['mapping']!r}",
+    )
+    for key, value in s["augment"].items():
+        if key not in AUGMENT_TARGETS and key != "roll_axis":
+            _require(value >= 0, f"augment.{key}", f"must be >= 0, got {value}")
+    _require(
+        s["augment"]["roll_axis"] in (0, 1, 2),
+        "augment.roll_axis",
+        f"must be 0, 1 or 2 (a sensor axis), got {s['augment']['roll_axis']}",
     )
     _require(
         s["secondary"]["weight"] >= 0,

@@ -6,15 +6,18 @@ import csv
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
 from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from har.errors import ConfigError
 from har.training.acceleration import DataOnDevice
@@ -261,3 +264,37 @@ def build_trainer(
         plugins=cluster_plugins(cfg),
         **kwargs,
     )
+
+
+OPTIMIZERS = {"adamw": torch.optim.AdamW, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+SCHEDULERS = ("none", "cosine")
+
+
+def build_optimizers(
+    module: pl.LightningModule, optim: Mapping[str, Any], critic: nn.Module | None, critic_lr: float
+) -> Any:
+    """``configure_optimizers``' answer: ``optim.name`` over every trainable parameter except the
+    critic's, which has its own Adam (beta1 = 0.5, beta2 = 0.9: the setting WGAN-GP was published
+    with), and ``optim.scheduler`` over ``max_epochs``."""
+    name, scheduler = optim.get("name", "adamw"), optim.get("scheduler", "none")
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optim.name={name!r} is not one of {sorted(OPTIMIZERS)}")
+    if scheduler not in SCHEDULERS:
+        raise ConfigError(f"optim.scheduler={scheduler!r} is not one of {list(SCHEDULERS)}")
+    critic_ids = {id(p) for p in critic.parameters()} if critic is not None else set()
+    main_params = [p for p in module.parameters() if p.requires_grad and id(p) not in critic_ids]
+    extra = {"momentum": optim.get("momentum", 0.9)} if name == "sgd" else {}
+    optimizer = OPTIMIZERS[name](
+        main_params, lr=optim["lr"], weight_decay=optim["weight_decay"], **extra
+    )
+    schedulers = []
+    if scheduler == "cosine":
+        schedulers.append(
+            torch.optim.lr_scheduler.CosineAnnealingLR(
+                optimizer, T_max=max(1, module.hparams.max_epochs)
+            )
+        )
+    if critic is None:
+        return {"optimizer": optimizer, "lr_scheduler": schedulers[0]} if schedulers else optimizer
+    critic_optimizer = torch.optim.Adam(critic.parameters(), lr=critic_lr, betas=(0.5, 0.9))
+    return [optimizer, critic_optimizer], schedulers

@@ -17,10 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 from har.data.with_secondary import build_datamodule
 from har.errors import as_user_error
 from har.reporting.results import ResultsFile
+from har.training import two_stage
 from har.training.acceleration import compile_networks, configure_torch
-from har.training.callbacks import EpochHistory
+from har.training.callbacks import EpochHistory, ValidationPredictions
 from har.training.module import JointHARModule
-from har.training.predictions import ValidationPredictions
 from har.training.resume import (
     RNGStateCheckpoint,
     RunSettingsRecord,
@@ -51,8 +51,38 @@ def run_trial(
 
     ``extra_callbacks`` come from the caller (an HPO trial passes its pruning callback, so training
     never imports HPO). One whose ``pruned`` attribute is true after fitting ends the run as
-    ``pruned``: validation metrics only, no test.
+    ``pruned``: validation metrics only, no test. The virtual-IMU recipe runs its two stages here
+    (``har.training.two_stage``); the callbacks watch the second.
     """
+    if not two_stage.is_two_stage(cfg):
+        return run_stage(cfg, run_dir, extra_callbacks)
+    cfg_one = two_stage.stage_one_config(cfg)
+    first = two_stage.completed_stage_one(cfg_one, run_dir)
+    if first is None:
+        log.info("virtual_imu stage 1: R by MSE | run dir: %s", run_dir / two_stage.STAGE_ONE_DIR)
+        first = run_stage(cfg_one, run_dir / two_stage.STAGE_ONE_DIR)
+    checkpoint = two_stage.stage_one_checkpoint(first, run_dir)
+    log.info("virtual_imu stage 2: F+C on real + virtual IMU of the frozen R (%s)", checkpoint)
+    return run_stage(
+        two_stage.stage_two_config(cfg, checkpoint),
+        run_dir,
+        extra_callbacks,
+        extra_metrics=two_stage.stage_one_summary(first, run_dir),
+        record={
+            "stage1": {"run_dir": str(run_dir / two_stage.STAGE_ONE_DIR), "checkpoint": checkpoint}
+        },
+    )
+
+
+def run_stage(
+    cfg: DictConfig,
+    run_dir: Path,
+    extra_callbacks: Sequence[pl.Callback] = (),
+    extra_metrics: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One fit + test into ``run_dir`` (a whole trial, or one stage of a two-stage recipe);
+    ``extra_metrics`` join the final metrics and ``record`` the top level of results.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     results = ResultsFile(
         run_dir, OmegaConf.to_container(cfg, resolve=True), writes=is_rank_zero_process()
@@ -113,6 +143,7 @@ def run_trial(
         )[0]
         history.load_state_dict(fitted)
         final = _val_metrics(cfg, history) | {k: float(v) for k, v in test_metrics.items()}
+        final |= extra_metrics or {}
         plots = _plots(cfg, run_dir, history, module, datamodule.class_names, trainer)
         results.finish(
             "completed",
@@ -132,6 +163,7 @@ def run_trial(
                 "sessions": _session_reports(datamodule),
             },
             distributed=_distributed_report(trainer),
+            **(record or {}),
             timing={
                 "first_step_unix": history.first_step_unix,
                 "fit_s": fit_s,
