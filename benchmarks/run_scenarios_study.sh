@@ -1,56 +1,79 @@
 #!/usr/bin/env bash
-# The study table of benchmarks/scenarios.md: every scenario, 3 seeds, on the MM-Fit twin (default
-# split), plus the physics baseline and scarce real IMU (25 % and ≈10 % of the training subjects).
-# Sized for a 2-core CPU (about 2 h): 6 epochs, windows every 0.5 s, one thread per run.
-#   bash benchmarks/run_scenarios_study.sh            # then the tables (end of this file)
-# Re-running skips completed seeds (run_eval resumes), so an interrupted study continues.
-# (The recorded study's first two blocks ran without the explicit optim.lr=1e-3, when it was the
-# default; run_eval refuses to mix override lists, so reproduce into a fresh root:
-#   OUT=experiments/eval/scenarios_repro bash benchmarks/run_scenarios_study.sh)
+# Issue 18's study: does IMU simulated from pose make the deployed (real-IMU) classifier better when
+# real IMU is scarce? On the realistic twin (data.twin=realistic), test participants never seen in
+# training (data.split=official_unseen: not as IMU, not as pose), every run trained to early
+# stopping on val_f1 (patience 5, cap $EPOCHS epochs), 5 seeds x 3 draws of the IMU subjects.
+#
+#   PHASE=time   bash benchmarks/run_scenarios_study.sh   # one run of each recipe: size the study
+#   PHASE=screen bash benchmarks/run_scenarios_study.sh   # every recipe at ≈10 % real IMU
+#   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 25 % and 100 %
+#   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into benchmarks/tables/
+#
+# Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
+# continues from last.ckpt), so the study survives interruptions: run the same command again.
+# Progress lines come from run_eval; wall time per phase is appended to $OUT/wall_time.tsv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 PY=${PY:-.venv/bin/python}
-TWIN="env.data_dir=.cache/test-data env.cache_dir=.cache/test-data/_preprocessed"
-# optim.lr is pinned: scenario2.yaml's default moved from 1e-3 to 3e-3 while the study ran.
-COMMON="$TWIN optim.lr=1e-3 trainer.epochs=6 data.stride_seconds=0.5 trainer.plots=false trainer.progress_bar=false"
-OUT=${OUT:-experiments/eval/scenarios_study}
-EVAL="$PY experiments/run_eval.py --seeds 1,2,3 --output-root $OUT"
+OUT=${OUT:-experiments/eval/sim_transfer_study}
+PHASE=${PHASE:-screen}
+SEEDS=${SEEDS:-1,2,3,4,5}
+DRAWS=${DRAWS:-0 1 2}
+EPOCHS=${EPOCHS:-40}
+# Kept for the full grid after the screening pass (space-separated recipe names).
+KEEP=${KEEP:-real_only real_only_aug scenario2 virtual_tcn virtual_physics}
+COMMON="data.twin=realistic data.split=official_unseen trainer.epochs=$EPOCHS
+  trainer.early_stopping.patience=5 trainer.plots=false trainer.progress_bar=false"
+AUG="scenario.augment.roll_deg=30 scenario.augment.gain=0.1 scenario.augment.jitter=0.05"
 
-for scenario in scenario2 real_only no_mse no_similarity separate_classifiers \
-    separate_feature_extractors secondary_pose feature_discriminator signal_discriminator; do
-  $EVAL --name "$scenario" "scenario=$scenario" $COMMON
-done
-# Physics baseline: the non-learned regressor (calibrated on the training windows) in scenario 2.
-$EVAL --name physics scenario=scenario2 model/regressor=physics $COMMON
-# Scarce real IMU: fractions of the 6 training subjects (imu_subjects_seed 0 draws participants
-# 2 and 5 for 0.25, participant 5 for 0.1: 3 and 1 of the 12 training workouts).
-for fraction in 0.25 0.1; do
-  for scenario in real_only scenario2; do
-    $EVAL --name "${scenario}_imu${fraction}" "scenario=$scenario" "data.imu_subjects=$fraction" $COMMON
+# Each recipe: its overrides. The references get the same augmentation as the recipes that use it.
+declare -A RECIPE=(
+  [real_only]="scenario=real_only"
+  [real_only_aug]="scenario=real_only scenario.augment.real=true $AUG"
+  [scenario2_old]="scenario=scenario2 scenario.sim_ce_trains_regressor=true
+    scenario.similarity_target=both model.feature_extractor.domain_norm=separate"
+  [scenario2]="scenario=scenario2"
+  [virtual_tcn_plain]="scenario=virtual_imu scenario.virtual.mapping=none scenario.augment.virtual=false"
+  [virtual_tcn_map]="scenario=virtual_imu scenario.augment.virtual=false"
+  [virtual_tcn]="scenario=virtual_imu scenario.augment.real=true $AUG"
+  [virtual_physics]="scenario=virtual_imu model/regressor=physics scenario.augment.real=true $AUG"
+)
+ORDER="real_only real_only_aug scenario2_old scenario2 virtual_tcn_plain virtual_tcn_map virtual_tcn virtual_physics"
+
+run() {  # run NAME FRACTION DRAW SEEDS
+  local name=$1 fraction=$2 draw=$3 seeds=$4
+  # shellcheck disable=SC2086  # the overrides are words
+  $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" \
+    --name "${name}_imu${fraction}_d${draw}" ${RECIPE[$name]} $COMMON "scenario.name=$name" \
+    "data.imu_subjects=$fraction" "data.imu_subjects_seed=$draw"
+}
+
+timed() {  # timed PHASE-NAME COMMAND...: appends the phase's wall time to $OUT/wall_time.tsv
+  local start=$SECONDS
+  "${@:2}"
+  mkdir -p "$OUT"
+  printf '%s\t%s\t%d\n' "$(date -Is)" "$1" $((SECONDS - start)) >>"$OUT/wall_time.tsv"
+}
+
+phase_time() { for name in $ORDER; do timed "time:$name" run "$name" 0.1 0 1; done; }
+phase_screen() {
+  for draw in $DRAWS; do for name in $ORDER; do timed "screen:$name:d$draw" run "$name" 0.1 "$draw" "$SEEDS"; done; done
+}
+phase_full() {
+  for name in $KEEP; do
+    for draw in $DRAWS; do timed "full:$name:0.25:d$draw" run "$name" 0.25 "$draw" "$SEEDS"; done
+    timed "full:$name:1.0" run "$name" 1.0 0 "$SEEDS"  # every subject: one draw
   done
-done
-
-# The same comparison with a longer budget (20 epochs, early stopping on val_f1 after 10 epochs
-# without gain): does joint training still pay off once real_only has had time to converge?
-for fraction in 0.25 0.1; do
-  for scenario in real_only scenario2; do
-    $EVAL --name "${scenario}_imu${fraction}_e20" "scenario=$scenario" "data.imu_subjects=$fraction" \
-      $COMMON trainer.epochs=20
+}
+phase_tables() {
+  # One table per fraction; rows are recipes (scenario.name), Δ paired on (seed, subject draw).
+  for fraction in 0.1 0.25 1.0; do
+    ls -d "$OUT"/*_imu"${fraction}"_d* >/dev/null 2>&1 || continue
+    $PY -m har.reporting.aggregate --decimals 3 "$OUT"/*_imu"${fraction}"_d* --by scenario.name \
+      --baseline real_only --pair-by seed data.imu_subjects_seed \
+      --metrics test_f1,test_acc,stage1_test_mse,test_mse --out "benchmarks/tables/sim_transfer_imu${fraction}"
   done
-done
-# The physics regressor without calibration (nominal 0.5 m torso, identity mounting): its error
-# does not depend on training, so one seed and one training batch suffice.
-$EVAL --name physics_uncalibrated --seeds 1 scenario=scenario2 model/regressor=physics \
-  model.regressor.calibrate=false $COMMON trainer.epochs=1 trainer.limit_train_batches=1
+}
 
-# Tables (Markdown on stdout, also .md/.csv/.tex under benchmarks/tables/):
-S=$OUT
-AGG="$PY -m har.reporting.aggregate --decimals 3"
-$AGG $(for s in scenario2 real_only no_mse no_similarity separate_classifiers \
-    separate_feature_extractors secondary_pose feature_discriminator signal_discriminator; do
-  echo "$S/$s"; done) --by scenario --baseline real_only --out benchmarks/tables/scenarios
-$AGG "$S/scenario2" "$S/physics" "$S/physics_uncalibrated" \
-  --by model.regressor._target_ model.regressor.calibrate --out benchmarks/tables/physics
-$AGG "$S/real_only" "$S/scenario2" "$S"/*_imu* --by scenario data.imu_subjects trainer.epochs \
-  --metrics test_f1,test_acc,test_sim_f1,test_mse --out benchmarks/tables/scarce_imu
+"phase_$PHASE"
