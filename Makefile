@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# A short scenario2 run on the synthetic MM-Fit twin (generated under datasets/ on first use).
+# A short scenario2 run on the synthetic MM-Fit twin (generated under datasets/ on first use), the
+# realistic preset (conf/data/mmfit_synth.yaml; data.twin=easy for the first, easier twin).
 demo: $(STAMP)
-	$(BIN)/python experiments/run_trial.py trainer.epochs=5
+	$(BIN)/python experiments/run_trial.py data.twin=realistic trainer.epochs=5
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

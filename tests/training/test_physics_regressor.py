@@ -96,6 +96,33 @@ def test_calibration_recovers_a_known_mounting_scale_gain_and_bias():
     assert bool(fitted.fitted)
 
 
+def test_calibration_recovers_a_tilted_cameras_gravity_direction():
+    """A camera pitched 12° and rolled 5°: gravity is not +y in the pose frame, and the fit finds it
+    (with the mounting), so the output matches a target that the level-camera physics cannot."""
+    pose = arm_motion(batch=16, seed=5)
+    tilt = _rotation(math.radians(12.0), math.radians(5.0))
+    truth = PhysicsRegressor(metres_per_body_unit=0.5, calibrate=False, cutoff_hz=None)
+    truth.mounting.copy_(_rotation(-0.4, 0.2))
+    truth.gravity_direction.copy_(tilt @ torch.tensor([0.0, 1.0, 0.0]))
+    mean, std = torch.tensor([0.5, -1.0, 2.0]), torch.tensor([3.0, 4.0, 2.5])
+    truth.acc_mean.copy_(mean)
+    truth.acc_std.copy_(std)
+    truth.fitted.fill_(True)
+    with torch.no_grad():
+        target = truth(pose)
+
+    fitted = PhysicsRegressor(metres_per_body_unit=0.5, calibrate=True, cutoff_hz=None)
+    fitted.fit_to_data([{"pose": pose, "acc": target}], mean, std)
+    cosine = torch.dot(fitted.gravity_direction, truth.gravity_direction).item()
+    assert math.degrees(math.acos(min(cosine, 1.0))) < 1.0
+    with torch.no_grad():
+        assert torch.allclose(fitted(pose), target, atol=5e-3)
+    # A state dict from before the gravity fit (no direction) loads as the level camera.
+    state = {k: v for k, v in fitted.state_dict().items() if k != "gravity_direction"}
+    fitted.load_state_dict(state)
+    assert fitted.gravity_direction.tolist() == [0.0, 1.0, 0.0]
+
+
 def test_calibration_uses_only_windows_with_real_imu():
     pose = arm_motion(batch=8)
     reg = PhysicsRegressor(cutoff_hz=None)

@@ -6,6 +6,11 @@ fitted on the training split (IMU mean/std per channel, body scale). Writes ``su
 same figures) and ``segments.png`` (for each class one aligned window: the regressor's pose input
 above the IMU the feature extractor sees, exactly as batched) into ``--out`` (default:
 ``<env.output_root>/inspect/<data.dataset_name>``).
+
+``--estimate-lag`` also estimates, per workout, how far the pose trails the IMU (cross-correlating
+the physics output of the watch arm with the accelerometer, ``har.data.pose_lag``) and prints the
+``data.pose_lag_ms`` to set: the median over the TRAINING split's workouts, added to the current
+value (the sessions are already shifted by it).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from omegaconf import DictConfig
 
 from har.config import CONF_DIR
 from har.data.datamodule import SessionDataModule
-from har.errors import reports_user_errors
+from har.data.pose_lag import estimate_pose_lag_ms
+from har.errors import ConfigError, DataError, reports_user_errors
 
 
 def compose(overrides: list[str]) -> DictConfig:
@@ -177,6 +183,29 @@ def plot_segments(dm: SessionDataModule, path: Path) -> Path:
     return path
 
 
+def lag_report(dm: SessionDataModule, current_ms: float) -> tuple[str, dict[str, Any]]:
+    """Per-workout lag estimates and the value to set (median of the training split)."""
+    if len(dm.joints) != 3 or dm.pose_only:
+        raise ConfigError(
+            "--estimate-lag needs data.joints = [shoulder, elbow, wrist] of the watch's arm and IMU"
+        )
+    lines, found = ["\npose lag (ms; positive: the pose is early, move it later):"], {}
+    for split, sessions in dm.sessions.items():
+        for session in sessions:
+            lag = estimate_pose_lag_ms(session, dm.joints)
+            found.setdefault(split, {})[session.workout] = lag
+            shown = "n/a (too little valid signal)" if lag is None else f"{lag:+.1f}"
+            lines.append(f"  {split:5} {session.workout}: {shown}")
+    train = [v for v in found.get("train", {}).values() if v is not None]
+    if not train:
+        raise DataError("--estimate-lag: no training workout gave an estimate")
+    value = round(current_ms + float(np.median(train)), 1)
+    lines.append(
+        f"set data.pose_lag_ms={value:g}  (median of the training split, current {current_ms:g})"
+    )
+    return "\n".join(lines), {"per_workout_ms": found, "pose_lag_ms": value}
+
+
 @reports_user_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
@@ -187,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=None, help="folder for summary.json and segments.png"
     )
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--estimate-lag",
+        action="store_true",
+        help="estimate the pose-IMU lag per workout and print the data.pose_lag_ms to set",
+    )
     args = parser.parse_args(argv)
     cfg = compose(args.overrides)
     dm = instantiate(cfg.data, _recursive_=False)
@@ -197,8 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_plot:
         summary["figure"] = str(plot_segments(dm, out / "segments.png"))
     out.mkdir(parents=True, exist_ok=True)
+    lag_text = None
+    if args.estimate_lag:
+        lag_text, summary["pose_lag"] = lag_report(dm, float(cfg.data.get("pose_lag_ms", 0.0)))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     print(report(summary))
+    if lag_text:
+        print(lag_text)
     print(
         f"\nwritten: {out / 'summary.json'}"
         + (f", {summary['figure']}" if "figure" in summary else "")

@@ -17,9 +17,13 @@ is exact regardless. The calibration fits the scale on the training windows inst
 
 Calibration (``calibrate=true``, fitted on the training windows with real IMU when the trial
 starts): a fixed mounting rotation M (watch axes from forearm axes), the metres per body length s,
+the direction u of gravity in the camera frame (a tilted camera does not see gravity along +y),
 and a per-axis gain and bias on the standardised output, by least squares on
 
-    out = gain ⊙ (M (s · motion - gravity) - mean) / std + bias
+    out = gain ⊙ (M (s · motion - gravity(u)) - mean) / std + bias
+
+(gravity(u) = Rᵀ g·u in the forearm frame R, linear in u; u starts at +y and is refitted each round
+by least squares, then normalised). Only training windows are used: the test split never is.
 
 (a closed-form start read off an unconstrained linear fit, then a few rounds of block coordinate
 descent; exact on noise-free data, see the tests). ``metres_per_body_unit`` is s without it.
@@ -79,6 +83,7 @@ class PhysicsRegressor(nn.Module):
         self.filter_order = int(filter_order)
         self.calibrate = calibrate
         self.register_buffer("mounting", torch.eye(3))
+        self.register_buffer("gravity_direction", torch.tensor([0.0, 1.0, 0.0]))
         self.register_buffer("acc_mean", torch.zeros(3))
         self.register_buffer("acc_std", torch.ones(3))
         # Saved with the weights: a checkpoint restored for testing needs no refit.
@@ -88,12 +93,27 @@ class PhysicsRegressor(nn.Module):
         self.gain = nn.Parameter(torch.ones(3), grad)
         self.bias = nn.Parameter(torch.zeros(3), grad)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before the gravity fit hold no direction: theirs was the level camera's.
+        state_dict.setdefault(prefix + "gravity_direction", torch.tensor([0.0, 1.0, 0.0]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     # ---- the physics -------------------------------------------------------------------------
-    def _parts(self, pose: Tensor) -> tuple[Tensor, Tensor]:
+    def _parts(
+        self, pose: Tensor, gravity_direction: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         """(motion, gravity), each (B, T, 3) in the forearm frame, from pose (B, 3, 3, T)."""
         shoulder, elbow, wrist = (pose[:, j].transpose(-1, -2) for j in range(3))
+        direction = self.gravity_direction if gravity_direction is None else gravity_direction
         return virtual_acc_parts(
-            shoulder, elbow, wrist, self.fs, self.cutoff_hz, self.stencil, self.filter_order
+            shoulder,
+            elbow,
+            wrist,
+            self.fs,
+            self.cutoff_hz,
+            self.stencil,
+            self.filter_order,
+            direction,
         )
 
     def specific_force(self, pose: Tensor) -> Tensor:
@@ -129,10 +149,16 @@ class PhysicsRegressor(nn.Module):
         self.fitted.fill_(True)
 
     def _fit_calibration(self, pose: Tensor, acc_standardised: Tensor) -> None:
+        self.gravity_direction.copy_(torch.tensor([0.0, 1.0, 0.0]))
         motion, gravity = (part.double().reshape(-1, 3) for part in self._parts(pose))
+        # Gravity along each pose axis, in the forearm frame: gravity(u) = basis @ u.
+        basis = torch.stack(
+            [self._parts(pose, axis)[1].double().reshape(-1, 3) for axis in torch.eye(3)], dim=-1
+        )
         mean, std = self.acc_mean.double(), self.acc_std.double()
         wanted = acc_standardised.double().transpose(1, 2).reshape(-1, 3)
-        mounting, scale, gain = _initial_calibration(motion, gravity, wanted, std)
+        mounting, scale, gain, direction = _initial_calibration(motion, basis, wanted, std)
+        gravity = basis @ direction
         # Block coordinate descent from there: the rotation and the scale against the target with
         # the per-axis gain and bias undone (in m/s²), then gain and bias against the standardised
         # target. Each block is a closed-form least-squares fit.
@@ -150,6 +176,9 @@ class PhysicsRegressor(nn.Module):
             motion_w, gravity_w = motion @ mounting.T, gravity @ mounting.T
             scale = (motion_w * (target + gravity_w)).sum() / (motion_w**2).sum().clamp_min(1e-12)
             scale = scale.clamp_min(1e-3)
+            direction = _gravity_direction(basis, scale * motion - target @ mounting, direction)
+            gravity = basis @ direction
+        self.gravity_direction.copy_(direction.float())
         self.mounting.copy_(mounting.float())
         self.log_scale.copy_(scale.log().float())
         self.gain.copy_(gain.float())
@@ -157,22 +186,37 @@ class PhysicsRegressor(nn.Module):
 
 
 def _initial_calibration(
-    motion: Tensor, gravity: Tensor, wanted: Tensor, std: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Rotation, scale and gain read off an unconstrained linear fit.
+    motion: Tensor, basis: Tensor, wanted: Tensor, std: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Rotation, scale, gain and gravity direction read off an unconstrained linear fit.
 
-    The model wanted = diag(gain/std) M (scale·motion - gravity) + const is linear in motion and
-    gravity, so an ordinary least-squares fit W_m, W_g per axis gives -W_g = diag(gain/std) M: its
-    row norms are gain/std, its normalised rows M (projected onto the nearest rotation), and
-    W_m ≈ -scale·W_g gives the scale. Exact without noise; the start of the descent otherwise.
+    The model wanted_i = (gain_i/std_i) Σ_j M_ij (scale·motion_j - Σ_k u_k basis_jk) + const is
+    linear in motion and in the nine gravity-basis terms, so an ordinary least-squares fit gives,
+    per output axis i, W_g[i, j, k] = -(gain_i/std_i) M_ij u_k: rank one in k, so u is its dominant
+    right singular vector, and W_g·u = -diag(gain/std) M gives the rows of M (projected onto the
+    nearest rotation) and their norms gain/std; W_m ≈ -scale·W_g·u gives the scale. Exact without
+    noise; the start of the descent otherwise.
     """
-    design = torch.cat([motion, gravity, torch.ones_like(motion[:, :1])], dim=1)
-    weights = torch.linalg.lstsq(design, wanted).solution  # (7, 3)
-    w_motion, w_gravity = weights[:3].T, -weights[3:6].T  # rows: output axes
+    n = len(motion)
+    design = torch.cat([motion, basis.reshape(n, 9), torch.ones_like(motion[:, :1])], dim=1)
+    weights = torch.linalg.lstsq(design, wanted).solution  # (13, 3)
+    w_motion, w_basis = weights[:3].T, -weights[3:12].T.reshape(3, 3, 3)
+    direction = torch.linalg.svd(w_basis.reshape(9, 3)).Vh[0]
+    if direction[1] < 0:  # a camera is never upside down: gravity points down (+y) in its frame
+        direction = -direction
+    w_gravity = w_basis @ direction
     row_norms = w_gravity.norm(dim=1).clamp_min(1e-12)
     mounting = _nearest_rotation(w_gravity / row_norms[:, None])
     scale = ((w_motion * w_gravity).sum() / (w_gravity**2).sum().clamp_min(1e-12)).clamp_min(1e-3)
-    return mounting, scale, row_norms * std
+    return mounting, scale, row_norms * std, direction
+
+
+def _gravity_direction(basis: Tensor, wanted: Tensor, previous: Tensor) -> Tensor:
+    """The unit u minimising Σ |basis_i u - wanted_i|² (least squares, then normalised)."""
+    normal = torch.einsum("nji,njk->ik", basis, basis)
+    rhs = torch.einsum("nji,nj->i", basis, wanted)
+    u = torch.linalg.solve(normal + 1e-9 * torch.eye(3, dtype=normal.dtype), rhs)
+    return u / u.norm() if u.norm() > 1e-9 else previous
 
 
 def _nearest_rotation(matrix: Tensor) -> Tensor:

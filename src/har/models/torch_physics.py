@@ -123,8 +123,12 @@ def virtual_acc_parts(
     cutoff_hz: float | None = 8.0,
     stencil: int = 1,
     order: int = 4,
+    gravity_direction: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """The two parts of the watch's specific force, each (..., T, 3) in the forearm frame.
+
+    ``gravity_direction`` (3,) is where gravity points in the pose frame (scaled to g); None: +y,
+    a level camera.
 
     Returns ``(motion, gravity)`` with ``motion = Rᵀ a`` in the joints' length unit per s² and
     ``gravity = Rᵀ g`` in m/s², so that with positions in metres the accelerometer reads
@@ -134,5 +138,9 @@ def virtual_acc_parts(
     s, e, w = (lowpass(j, fs, cutoff_hz, order) for j in (shoulder, elbow, wrist))
     frames = forearm_frames(s, e, w)
     motion = to_sensor_frame(frames, kinematic_acceleration(w, fs, stencil))
-    gravity = to_sensor_frame(frames, gravity_pose_frame(w).expand_as(w))
+    g = gravity_pose_frame(w)
+    if gravity_direction is not None:
+        direction = gravity_direction.to(dtype=w.dtype, device=w.device)
+        g = g.norm() * direction / direction.norm().clamp_min(1e-12)
+    gravity = to_sensor_frame(frames, g.expand_as(w))
     return motion, gravity

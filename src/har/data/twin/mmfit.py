@@ -37,16 +37,19 @@ from har.data.sources.mmfit.format import (
     WORKOUTS,
     file_name,
 )
+from har.data.twin import camera, watch
 from har.data.twin import skeleton as sk
 from har.data.twin.exercises import Style
+from har.data.twin.presets import EASY, PRESETS, TwinPreset, preset
 from har.data.twin.store import MANIFEST, ensure_twin, write_twin
+from har.data.twin.variation import WatchRoll, arm_gains, modulate_arms, spread_style
 from har.data.twin.workout_timeline import Segment, plan_workout, render_channels
 from har.errors import reports_user_errors
 
 INTERNAL_FS = 7 * POSE_FPS  # 210 Hz: every 7th sample is a camera frame
-WATCH_INTERVAL_MS = 1000.0 / 103.0  # nominal 100 Hz, measured ≈103 Hz on the real watches
 IMU_CUTOFF_HZ = 25.0  # smooths the landing kinks of jumps the way a watch's own filter would
 _PARTICIPANT_STREAM, _WORKOUT_STREAM = 1, 2  # SeedSequence branches
+_PARTICIPANT_EXTRA_STREAM, _WORKOUT_EXTRA_STREAM = 3, 4  # what realistic/hard add
 # COCO-18 joints taken straight from Human3.6M (COCO index -> H36M index); eyes/ears are derived.
 _H36M_NAME_OF_COCO = {"nose": "neck", "neck": "thorax", "r_ankle": "r_foot", "l_ankle": "l_foot"}
 _COCO_FROM_H36M = {
@@ -67,6 +70,7 @@ class WorkoutArrays:
     pose_2d: np.ndarray  # (2, F, 19)
     imu: dict[str, np.ndarray]  # stream -> (N, 5)
     labels: list[tuple[int, int, int, str]]
+    truth: dict  # what the files do not say: the pose lag per watch, gravity in the camera frame
 
 
 def quirk_workouts(workouts: int) -> dict[str, str]:
@@ -86,62 +90,114 @@ def participant_style(seed: int, participant: int) -> Style:
 
 
 def simulate_workout(
-    workout: str, minutes: float, seed: int, quirks: dict[str, str]
+    workout: str, minutes: float, seed: int, quirks: dict[str, str], preset: TwinPreset = EASY
 ) -> WorkoutArrays:
     index = WORKOUTS.index(workout)
-    style = participant_style(seed, PARTICIPANT_OF[workout])
+    participant = PARTICIPANT_OF[workout]
+    style = participant_style(seed, participant)
     # Independent streams per component, so a quirk (a dropped watch, a gap) changes nothing else.
     streams = np.random.SeedSequence([seed, _WORKOUT_STREAM, index]).spawn(5)
     scene, clocks, camera_rng, *watch_rngs = (np.random.default_rng(s) for s in streams)
+    # What realistic adds draws from streams of its own: easy's bytes stay what they were.
+    person_extra = _rng(seed, _PARTICIPANT_EXTRA_STREAM, participant)
+    extra = np.random.default_rng(np.random.SeedSequence([seed, _WORKOUT_EXTRA_STREAM, index]))
+    style = spread_style(style, person_extra, preset.style_spread)
     n_frames = max(round(minutes * 60 * POSE_FPS), 2)
     duration = n_frames / POSE_FPS
     t = np.arange(7 * n_frames) / INTERNAL_FS
 
     segments = plan_workout(style, duration, scene)
     channels = render_channels(segments, t, style, scene)
-    station = np.array([scene.uniform(-0.3, 0.3), scene.uniform(3.6, 4.2)])
-    joints = sk.joints_from_channels(channels, style.body, station, floor_y=scene.uniform(0.9, 1.3))
+    if preset.arm_gain != (1.0, 1.0) or preset.asymmetry > 0:
+        channels = modulate_arms(channels, segments, t, arm_gains(person_extra, preset))
+    if preset is EASY:
+        station = np.array([scene.uniform(-0.3, 0.3), scene.uniform(3.6, 4.2)])
+        floor_y, tilt = scene.uniform(0.9, 1.3), np.eye(3)
+    else:
+        station, floor_y, tilt = camera.placement(preset, extra)
+    joints = sk.joints_from_channels(channels, style.body, station, floor_y=floor_y)
 
     frame0 = int(scene.integers(200, 2000))
     frames = frame0 + np.arange(n_frames)
     epoch_ms = float(np.round(1.5e12 + scene.uniform(0, 6e10)))
     clock_offset_ms = scene.uniform(-60.0, 60.0)
-    acc_t, gyr_t = _watch_clocks(duration - 1.0 / INTERNAL_FS, clocks)
+    acc_t, gyr_t = watch.sample_times(duration - 1.0 / INTERNAL_FS, clocks)
     if workout == quirks["imu_gap"]:
         gap_start = clocks.uniform(0.3, 0.7) * duration
         gap_end = gap_start + clocks.uniform(0.5, 1.0)
         acc_t, gyr_t = (ts[(ts < gap_start) | (ts >= gap_end)] for ts in (acc_t, gyr_t))
 
-    imu = {}
+    imu, lags = {}, {}
     for side, rng, (sh, el, wr) in (
         ("l", watch_rngs[0], (sk.L_SHOULDER, sk.L_ELBOW, sk.L_WRIST)),
         ("r", watch_rngs[1], (sk.R_SHOULDER, sk.R_ELBOW, sk.R_WRIST)),
     ):
         if side == "r" and workout == quirks["no_right_watch"]:
             continue
-        roll = watch_roll(channels, side, style, rng.normal(0, 4.0)) + _roll_drift(t, rng)
-        acc, gyr = physics.virtual_imu(
-            joints[:, sh], joints[:, el], joints[:, wr], INTERNAL_FS, IMU_CUTOFF_HZ, roll=np.deg2rad(roll)
-        )  # fmt: skip
+        if preset.sensor_model == "rigid_body":
+            acc, gyr = _rigid_body_watch(
+                joints, (sh, el, wr), channels, side, style, segments, t, preset, rng
+            )
+        else:
+            roll = watch_roll(channels, side, style, rng.normal(0, 4.0)) + _roll_drift(t, rng)
+            acc, gyr = physics.virtual_imu(
+                joints[:, sh],
+                joints[:, el],
+                joints[:, wr],
+                INTERNAL_FS,
+                IMU_CUTOFF_HZ,
+                roll=np.deg2rad(roll),
+            )
         noise = _WatchNoise.draw(rng)
+        logger = watch.Logger.draw(preset, rng) if preset.frame_column == "logger" else None
         for kind, signal, ts in (("acc", acc, acc_t), ("gyr", gyr, gyr_t)):
             values = _interp_rows(t, signal, ts) + noise.for_kind(kind, len(ts), rng)
-            # Each row carries the NEAREST camera frame, so the mean time of a frame's rows is the
-            # frame's own time (the convention the reader's frame clock assumes).
-            frame = frame0 + np.clip(np.rint(ts * POSE_FPS), 0, n_frames - 1)
-            stamp = np.round(epoch_ms + 1000.0 * ts + clock_offset_ms)
+            if logger is None:
+                # Each row carries the NEAREST camera frame and the clock offset shifts the stamps
+                # only (easy: the two cancel in the aligner, no lag to find).
+                frame = frame0 + np.clip(np.rint(ts * POSE_FPS), 0, n_frames - 1)
+                stamp = np.round(epoch_ms + 1000.0 * ts + clock_offset_ms)
+            else:
+                frame = frame0 + logger.frames(ts, POSE_FPS, n_frames, rng)
+                stamp = logger.stamps(ts, epoch_ms)
             imu[f"sw_{side}_{kind}"] = np.column_stack([frame, stamp, values])
+        lags[f"sw_{side}"] = (
+            0.0 if logger is None else round(logger.expected_pose_lag_ms(POSE_FPS), 3)
+        )
 
-    # The camera sees the same motion through a pose estimator: noise added only here.
-    camera = joints[::7] + _pose_noise(joints[::7].shape, camera_rng)  # metres, (F, 17, 3)
+    # The camera sees the same motion, tilted, through a pose estimator: errors added only here.
+    truth = joints[::7] @ tilt.T  # metres, (F, 17, 3), camera frame
+    if preset.pose_error == "monocular":
+        estimate, kept = camera.monocular_pose(truth, preset, camera_rng)
+        pixels = _project(_coco_from_h36m(estimate)) + camera_rng.normal(0, 3.0, (n_frames, 18, 2))
+    else:
+        estimate, kept = truth + _pose_noise(truth.shape, camera_rng), np.ones(n_frames, dtype=bool)
+        pixels = _project(_coco_from_h36m(estimate)) + camera_rng.normal(0, 1.5, (n_frames, 18, 2))
     pose_3d = np.empty((3, n_frames, 18))
     pose_3d[:, :, 0] = frames
-    pose_3d[:, :, 1:] = (camera * 1000.0).transpose(2, 0, 1)
-    pixels = _project(_coco_from_h36m(camera)) + camera_rng.normal(0, 1.5, (n_frames, 18, 2))
+    pose_3d[:, :, 1:] = (estimate * 1000.0).transpose(2, 0, 1)
     pose_2d = np.empty((2, n_frames, 19))
     pose_2d[:, :, 0] = frames
     pose_2d[:, :, 1:] = pixels.transpose(2, 0, 1)
-    return WorkoutArrays(pose_3d, pose_2d, imu, _labels(segments, frame0, n_frames))
+    truth_facts = {
+        "pose_lag_ms": lags,
+        "gravity_camera": [round(float(v), 6) for v in camera.gravity_in_camera(tilt)],
+        "pose_mpjpe_m": round(camera.mpjpe(estimate[kept], truth[kept]), 5),
+    }
+    return WorkoutArrays(
+        pose_3d[:, kept], pose_2d[:, kept], imu, _labels(segments, frame0, n_frames), truth_facts
+    )
+
+
+def _rigid_body_watch(joints, arm, channels, side, style, segments, t, preset, rng):
+    """One watch through the rigid-body sensor model, with its strap, grip and supination."""
+    strap = WatchRoll(segments, t, preset, rng)
+    supination = channels[:, getattr(sk.C, f"{side}_supination")]
+    mount = style.mount_roll_deg[0 if side == "l" else 1] + rng.normal(0, 4.0)
+    roll = strap.roll_deg(supination, side, mount, preset.supination_share) + _roll_drift(t, rng)
+    offset = strap.offset_m(preset.watch_offset_cm, rng)
+    sh, el, wr = (joints[:, j] for j in arm)
+    return watch.rigid_body_imu(sh, el, wr, INTERNAL_FS, roll, offset, IMU_CUTOFF_HZ)
 
 
 def watch_roll(channels: np.ndarray, side: str, style: Style, remount_deg: float) -> np.ndarray:
@@ -160,23 +216,6 @@ def _roll_drift(t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     periods = rng.uniform(20.0, 120.0, 3)
     amps, phases = rng.uniform(1.0, 4.0, 3), rng.uniform(0, 2 * np.pi, 3)
     return np.sum(amps * np.sin(2 * np.pi * t[:, None] / periods + phases), axis=1)
-
-
-def _watch_clocks(end_s: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """True sample times (s) of the accelerometer and gyroscope: jittered ≈103 Hz.
-
-    The gyroscope's events trail the accelerometer's by about a millisecond and one stream may hold
-    one row more than the other, as on the real watches.
-    """
-    n_max = int(end_s * 1000.0 / WATCH_INTERVAL_MS * 1.1) + 10
-    intervals = np.clip(rng.normal(WATCH_INTERVAL_MS, 0.7, n_max), 6.5, 13.0) / 1000.0
-    acc_t = rng.uniform(0.0, 0.02) + np.cumsum(intervals) - intervals[0]
-    gyr_t = acc_t + (rng.uniform(0.5, 2.0) + rng.normal(0.0, 0.15, n_max)) / 1000.0
-    keep = gyr_t < end_s
-    acc_t, gyr_t = acc_t[keep], gyr_t[keep]
-    drop = rng.integers(3)  # 0: none, 1: first gyro row, 2: last gyro row
-    gyr_t = gyr_t[1:] if drop == 1 else gyr_t[:-1] if drop == 2 else gyr_t
-    return acc_t, gyr_t
 
 
 def _interp_rows(t: np.ndarray, signal: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -275,39 +314,45 @@ def _write_workout(folder: Path, workout: str, arrays: WorkoutArrays) -> int:
     return len(arrays.imu["sw_l_acc"])
 
 
-def _settings(workouts: int, minutes: float, seed: int) -> dict:
+def _settings(workouts: int, minutes: float, seed: int, twin: str = "easy") -> dict:
     if not 1 <= int(workouts) <= len(WORKOUTS):
         raise ValueError(f"workouts must be 1..{len(WORKOUTS)}, got {workouts}")
     if not float(minutes) > 0:
         raise ValueError(f"minutes must be positive, got {minutes}")
-    return {"workouts": int(workouts), "minutes": float(minutes), "seed": int(seed)}
+    settings = {"workouts": int(workouts), "minutes": float(minutes), "seed": int(seed)}
+    chosen = preset(twin)
+    if chosen is not EASY:  # easy's manifest keeps its first keys: trees made before presets match
+        settings |= {"twin": chosen.name, "twin_settings": chosen.table()}
+    return settings
 
 
 def _generate_into(folder: Path, settings: dict) -> dict:
     """Write every workout into ``folder``; returns extra manifest entries."""
     quirks = quirk_workouts(settings["workouts"])
-    rows = 0
+    chosen = preset(settings.get("twin", "easy"))
+    rows, truth = 0, {}
     for workout in WORKOUTS[: settings["workouts"]]:
-        arrays = simulate_workout(workout, settings["minutes"], settings["seed"], quirks)
+        arrays = simulate_workout(workout, settings["minutes"], settings["seed"], quirks, chosen)
         rows += _write_workout(folder / workout, workout, arrays)
-    return {"quirks": quirks, "sw_l_acc_rows": rows}
+        truth[workout] = arrays.truth
+    return {"quirks": quirks, "sw_l_acc_rows": rows, "truth": truth}
 
 
 def generate_mmfit_twin(
-    out_dir: str | Path, workouts: int = 21, minutes: float = 4.0, seed: int = 0
+    out_dir: str | Path, workouts: int = 21, minutes: float = 4.0, seed: int = 0, twin: str = "easy"
 ) -> Path:
     """(Re)generate the twin in ``out_dir`` atomically, replacing an older twin there.
 
     Raises ``DataError`` if ``out_dir`` holds anything that is not a twin (it may be real data).
     """
-    return write_twin(Path(out_dir), _settings(workouts, minutes, seed), _generate_into)
+    return write_twin(Path(out_dir), _settings(workouts, minutes, seed, twin), _generate_into)
 
 
 def ensure_mmfit_twin(
-    out_dir: str | Path, workouts: int = 21, minutes: float = 4.0, seed: int = 0
+    out_dir: str | Path, workouts: int = 21, minutes: float = 4.0, seed: int = 0, twin: str = "easy"
 ) -> Path:
     """Return ``out_dir`` holding the twin for these settings, generating it only if needed."""
-    return ensure_twin(Path(out_dir), _settings(workouts, minutes, seed), _generate_into)
+    return ensure_twin(Path(out_dir), _settings(workouts, minutes, seed, twin), _generate_into)
 
 
 @reports_user_errors
@@ -322,18 +367,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=4.0, help="length of each workout")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--twin", choices=list(PRESETS), default="easy", help="preset (har.data.twin.presets)"
+    )
+    parser.add_argument(
         "--force", action="store_true", help="regenerate even if an identical twin exists"
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     make = generate_mmfit_twin if args.force else ensure_mmfit_twin
     try:
-        path = make(args.out_dir, args.workouts, args.minutes, args.seed)
+        path = make(args.out_dir, args.workouts, args.minutes, args.seed, args.twin)
     except ValueError as exc:
         parser.error(str(exc))
     manifest = json.loads((path / MANIFEST).read_text())
     print(
-        f"{path}: {manifest['workouts']} workouts x {manifest['minutes']:g} min, "
+        f"{path}: {manifest.get('twin', 'easy')} twin, "
+        f"{manifest['workouts']} workouts x {manifest['minutes']:g} min, "
         f"{manifest['sw_l_acc_rows']} sw_l_acc rows, {time.perf_counter() - started:.1f} s"
     )
     return 0

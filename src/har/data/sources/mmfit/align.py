@@ -28,12 +28,21 @@ MAX_BACKWARD_FRACTION = 0.001
 FrameClock = Callable[[np.ndarray], np.ndarray]  # frame numbers -> IMU milliseconds
 
 
-def align(rec: Recording, rate_hz: float, max_gap_s: float = MAX_GAP_S) -> Session:
-    """Resample ``rec``'s pose and IMU onto one ``rate_hz`` clock and label every sample."""
+def align(
+    rec: Recording, rate_hz: float, max_gap_s: float = MAX_GAP_S, pose_lag_ms: float = 0.0
+) -> Session:
+    """Resample ``rec``'s pose and IMU onto one ``rate_hz`` clock and label every sample.
+
+    ``pose_lag_ms`` moves the video (pose and the labels, which are video frames) this much later
+    against the IMU: the frame a row carries is the one shown when the phone logged it, after the
+    watch's delivery delay, so the frame clock places the video early by about that delay less
+    half a frame. ``python -m har.data.inspect --estimate-lag`` estimates the value to set.
+    """
     imu_path = rec.files[1]  # Recording.files is (pose_3d, imu, labels)
     report: dict[str, int | float | str] = dict(rec.dropped)
     imu_t, imu_frames, imu = _clean_imu(rec, imu_path, report)
-    frame_time = _fit_frame_clock(imu_frames, imu_t, report, str(imu_path))
+    fitted = _fit_frame_clock(imu_frames, imu_t, report, str(imu_path))
+    frame_time = fitted if not pose_lag_ms else (lambda f: fitted(f) + pose_lag_ms)
     pose_t, pose = _clean_pose(rec, frame_time, report)
 
     finite = np.all(np.isfinite(imu), axis=1)

@@ -4,6 +4,7 @@ its DataModule."""
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -17,6 +18,7 @@ from har.data.sources.base import (
     SPLIT_NAMES,
     GeneratedOnRequest,
     SessionRef,
+    choice,
     plain,
     positive,
     synthetic_settings,
@@ -24,6 +26,7 @@ from har.data.sources.base import (
 from har.data.sources.mmfit import reader as mmfit
 from har.data.sources.mmfit.align import align
 from har.data.sources.mmfit.format import CLASS_NAMES, H36M_JOINTS, PARTICIPANT_OF, SPLITS
+from har.data.twin.presets import PRESETS
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -44,16 +47,19 @@ class MMFitSource(GeneratedOnRequest):
     rate_hz: float
     synthetic: dict[str, Any] | None
     workouts: dict[str, tuple[str, ...]]
+    pose_lag_ms: float = 0.0
     skipped: dict[str, list[str]] = field(default_factory=dict, init=False)
 
     def settings(self) -> dict[str, Any]:
-        # Unchanged since the first cache format, so existing cache entries stay valid.
-        return {
+        # Unchanged since the first cache format, so existing cache entries stay valid; a pose lag
+        # is added only when set (it moves the pose, so it must key the cache).
+        settings = {
             "reader": "mmfit",
             "sensor": self.sensor,
             "rate_hz": self.rate_hz,
             "max_gap_s": MAX_GAP_S,
         }
+        return settings | ({"pose_lag_ms": self.pose_lag_ms} if self.pose_lag_ms else {})
 
     def split_refs(self) -> dict[str, list[SessionRef]]:
         refs: dict[str, list[SessionRef]] = {}
@@ -84,7 +90,8 @@ class MMFitSource(GeneratedOnRequest):
         return refs
 
     def read(self, ref: SessionRef) -> Session:
-        return align(mmfit.read_workout(self.data_dir, ref.name, self.sensor), self.rate_hz)
+        recording = mmfit.read_workout(self.data_dir, ref.name, self.sensor)
+        return align(recording, self.rate_hz, pose_lag_ms=self.pose_lag_ms)
 
 
 class MMFitDataModule(SessionDataModule):
@@ -96,6 +103,8 @@ class MMFitDataModule(SessionDataModule):
         dataset_name: str = "mm-fit",
         cache_dir: str | Path | None = None,
         synthetic: Mapping[str, Any] | None = None,
+        twin: str | None = None,
+        pose_lag_ms: float = 0.0,
         sensor: str = "sw_l_acc",
         imu_channels: int = 3,
         n_classes: int = len(CLASS_NAMES),
@@ -123,10 +132,9 @@ class MMFitDataModule(SessionDataModule):
             data_dir=Path(data_dir).expanduser().resolve(),
             sensor=sensor,
             rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
-            synthetic=synthetic_settings(
-                synthetic, {"workouts": int, "minutes": float, "seed": int}
-            ),
+            synthetic=twin_settings(synthetic, twin),
             workouts=self.workouts,
+            pose_lag_ms=finite(pose_lag_ms, "data.pose_lag_ms"),
         )
         super().__init__(
             source,
@@ -141,6 +149,21 @@ class MMFitDataModule(SessionDataModule):
             imu_subjects=imu_subjects,
             imu_subjects_seed=imu_subjects_seed,
         )
+
+
+def twin_settings(synthetic: Any, twin: str | None) -> dict[str, Any] | None:
+    """The twin generator's settings: ``data.synthetic`` plus the preset ``data.twin``."""
+    settings = synthetic_settings(synthetic, {"workouts": int, "minutes": float, "seed": int})
+    if settings is None:
+        return None
+    # No preset named (a caller of the class itself): the generator's own default, easy.
+    return settings | {"twin": choice("easy" if twin is None else twin, "data.twin", list(PRESETS))}
+
+
+def finite(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{key}={value!r} must be a number")
+    return float(value)
 
 
 def _workout_id(value: Any) -> str:
