@@ -4,6 +4,7 @@ import torch
 from har.data.sources.mmfit.format import CLASS_NAMES
 from har.training.trial import build_module
 from tests.conftest import compose_config
+from tests.training.scenario_helpers import T, fit_steps, make_batch
 
 
 def make_module(*overrides):
@@ -80,3 +81,27 @@ def test_model_sizes_follow_data_config():
     assert cfg.model.regressor.sequence_length == 128
     assert cfg.model.feature_extractor.window_size == 128
     assert cfg.model.classifier.f_in == cfg.model.feature_extractor.out_features
+
+
+def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
+    module = make_module("data.sensors=[sw_l_acc,sw_l_gyr]")
+    assert module.feature_extractor.blocks[0].conv.in_channels == 6
+    assert module.regressor.head[-1].out_channels == 3 and module.regressed_channels == [0, 1, 2]
+    batch = make_batch()
+    gyro = torch.randn(8, 3, T)
+    batch["acc"] = torch.cat([batch["acc"], gyro], dim=1)
+    assert torch.equal(module.regressed(batch["acc"]), batch["acc"][:, :3])
+    seen = []
+    module.feature_extractor.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+    with torch.no_grad():
+        sim, _ = module._sim_features(batch["pose"])
+    # F sees R's acc in the acc channels and the gyro it does not predict at its mean (0).
+    assert torch.equal(seen[0][:, :3], sim) and not seen[0][:, 3:].any()
+    fit_steps(module, [batch])  # the joint objective trains on 6-channel windows
+    gyro_only = make_module("data.sensors=[sw_l_acc,sw_l_gyr]", "data.regress=[sw_l_gyr]")
+    assert gyro_only.regressed_channels == [3, 4, 5]
+
+
+def test_a_regressed_stream_must_be_one_f_reads():
+    with pytest.raises(Exception, match="data.regress holds sw_r_acc"):
+        make_module("data.regress=[sw_r_acc]")

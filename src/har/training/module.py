@@ -12,6 +12,11 @@ when switched on. The deployed model is F+C on real IMU, so ``{stage}_f1`` is th
 macro-F1; the sim path and the regression error are logged beside it. F's per-domain BatchNorm
 sees real windows in the "real" domain only, so evaluation statistics come from real data alone.
 
+Several IMU streams (``data.sensors``): F reads all their channels; R predicts only the channels
+``model.regressed_channels`` names (``data.regress``, default the accelerometer). The regression
+error and the signal critic compare those channels; on the simulated path F gets R's channels in
+their places and the streams R does not predict at their training mean (0 once standardised).
+
 Scarce real IMU: a training batch may carry ``imu_mask`` (B,), False for windows whose subject has
 no real IMU (``data.imu_subjects``). Those windows feed only the terms that need no real signal
 (CE on the simulated path, the adversarial term on simulations); F never sees their zero-filled acc.
@@ -90,19 +95,23 @@ class JointHARModule(pl.LightningModule):
             if secondary["weight"] > 0
             else None
         )
+        imu_channels = model["feature_extractor"]["input_channels"]
+        # Checkpoints from before data.sensors hold no regressed_channels: R predicted all of them.
+        regressed = model.get("regressed_channels") or list(range(imu_channels))
+        self.regressed_channels: list[int] = list(regressed)
         self.adversary = build_adversary(
             s["adversary"],
             feature_dim=self.feature_extractor.out_features,
-            imu_channels=model["feature_extractor"]["input_channels"],
+            imu_channels=len(regressed),
             n_classes=n_classes,
         )
         self.automatic_optimization = s["adversary"]["kind"] != "signal"
-        imu_channels = model["feature_extractor"]["input_channels"]
         # Training only tracks the cheap scalars; evaluation stages get the full set.
         self.train_f1 = MulticlassF1Score(n_classes, average="macro")
         self.train_acc = MulticlassAccuracy(n_classes)
-        self.val_metrics = StageMetrics(n_classes, imu_channels)
-        self.test_metrics = StageMetrics(n_classes, imu_channels)
+        self.val_metrics = StageMetrics(n_classes, len(regressed))
+        self.test_metrics = StageMetrics(n_classes, len(regressed))
+        self._imu_channels = imu_channels
         self.test_outputs: dict[str, list[Tensor]] = {}
 
     # ---- the objective -------------------------------------------------------------------------
@@ -114,11 +123,21 @@ class JointHARModule(pl.LightningModule):
         """The deployed model: real IMU windows (B, C, T) -> logits."""
         return self.classifier(self.feature_extractor(acc, domain="real"))
 
+    def regressed(self, acc: Tensor) -> Tensor:
+        """The channels of real IMU windows (B, C, T) that R predicts: its target."""
+        if len(self.regressed_channels) == acc.shape[1]:
+            return acc
+        return acc[:, self.regressed_channels]
+
     def _sim_features(self, pose: Tensor) -> tuple[Tensor, Tensor]:
         assert self.regressor is not None
         sim_acc = self.regressor(pose)
+        f_input = sim_acc
+        if len(self.regressed_channels) != self._imu_channels:
+            f_input = sim_acc.new_zeros(len(sim_acc), self._imu_channels, sim_acc.shape[-1])
+            f_input[:, self.regressed_channels] = sim_acc
         f_sim_net = self.feature_extractor_sim or self.feature_extractor
-        return sim_acc, f_sim_net(sim_acc, domain="sim")
+        return sim_acc, f_sim_net(f_input, domain="sim")
 
     def _step(self, batch: Mapping[str, Any], stage: str) -> Tensor:
         """The objective of one batch (logged); adversarial and secondary terms in training only."""
@@ -148,13 +167,16 @@ class JointHARModule(pl.LightningModule):
                 paired_sim, paired_f = (
                     (sim_acc, f_sim) if mask is None else (sim_acc[mask], f_sim[mask])
                 )
-                terms["mse"] = F.mse_loss(paired_sim, acc)
+                terms["mse"] = F.mse_loss(paired_sim, self.regressed(acc))
                 terms["similarity"] = feature_similarity_loss(f_real, paired_f, s["similarity"])
                 loss = loss + s["gamma"] * terms["mse"] + s["beta"] * terms["similarity"]
             if stage != "train":
-                self._eval_metrics(stage).update_sim(logits_sim, y_all, sim_acc, acc)
+                target = self.regressed(acc)
+                self._eval_metrics(stage).update_sim(logits_sim, y_all, sim_acc, target)
             if stage == "test":
-                self._keep_test_outputs(pred_sim=logits_sim.argmax(-1), sim_acc=sim_acc, acc=acc)
+                self._keep_test_outputs(
+                    pred_sim=logits_sim.argmax(-1), sim_acc=sim_acc, acc=self.regressed(acc)
+                )
 
         if stage == "train":
             loss = loss + self._secondary_term(secondary, terms)
@@ -236,9 +258,8 @@ class JointHARModule(pl.LightningModule):
         paired, _ = _unpack(batch)
         mask = paired.get("imu_mask")
         y_all = paired["label"]
-        real, y_real = (
-            (paired["acc"], y_all) if mask is None else (paired["acc"][mask], y_all[mask])
-        )
+        target = self.regressed(paired["acc"])
+        real, y_real = (target, y_all) if mask is None else (target[mask], y_all[mask])
         if len(real) == 0:
             return
         assert self.regressor is not None and self.adversary is not None
@@ -300,7 +321,10 @@ class JointHARModule(pl.LightningModule):
         loader = datamodule.train_dataloader()
         if isinstance(loader, Mapping):
             loader = loader["paired"]
-        fit(loader, torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+        channels = self.regressed_channels
+        batches = ({**batch, "acc": self.regressed(batch["acc"])} for batch in loader)
+        mean, std = torch.as_tensor(stats.mean), torch.as_tensor(stats.std)
+        fit(batches, mean[channels], std[channels])
 
     def on_train_epoch_end(self) -> None:
         if not self.automatic_optimization:  # Lightning steps schedulers only in automatic mode

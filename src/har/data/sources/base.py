@@ -121,6 +121,26 @@ def integers(values: Any, key: str) -> tuple[int, ...]:
     return tuple(int(v) for v in values)
 
 
+def stream_names(values: Any, key: str, known: Sequence[str] | None = None) -> tuple[str, ...]:
+    """``data.sensors`` / ``data.regress``: a non-empty list of distinct stream names (of
+    ``known`` when the data set's streams are fixed)."""
+    values = plain(values)
+    if isinstance(values, str):
+        values = [values]
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or not all(isinstance(v, str) for v in values)
+        or len(set(values)) != len(values)
+    ):
+        raise ConfigError(f"{key}={values!r} must be a non-empty list of distinct stream names")
+    if known is not None and (unknown := [v for v in values if v not in known]):
+        raise ConfigError(
+            f"{key} holds {', '.join(unknown)}: this data set's streams are {', '.join(known)}"
+        )
+    return tuple(values)
+
+
 def synthetic_settings(value: Any, types: Mapping[str, type]) -> dict[str, Any] | None:
     """``data.synthetic``: null (read real files) or exactly the generator's keys, converted."""
     value = plain(value)

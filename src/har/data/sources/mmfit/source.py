@@ -19,6 +19,7 @@ from har.data.sources.base import (
     SessionRef,
     plain,
     positive,
+    stream_names,
     synthetic_settings,
 )
 from har.data.sources.mmfit import reader as mmfit
@@ -40,7 +41,7 @@ class MMFitSource(GeneratedOnRequest):
     pose_only: ClassVar[bool] = False
 
     data_dir: Path
-    sensor: str
+    sensors: tuple[str, ...]
     rate_hz: float
     synthetic: dict[str, Any] | None
     workouts: dict[str, tuple[str, ...]]
@@ -50,7 +51,8 @@ class MMFitSource(GeneratedOnRequest):
         # Unchanged since the first cache format, so existing cache entries stay valid.
         return {
             "reader": "mmfit",
-            "sensor": self.sensor,
+            # One stream keeps the first format's value, so existing cache entries stay valid.
+            "sensor": self.sensors[0] if len(self.sensors) == 1 else list(self.sensors),
             "rate_hz": self.rate_hz,
             "max_gap_s": MAX_GAP_S,
         }
@@ -61,8 +63,8 @@ class MMFitSource(GeneratedOnRequest):
         for split, workouts in self.workouts.items():
             refs[split] = []
             for workout in workouts:
-                files = mmfit.workout_files(self.data_dir, workout, self.sensor)
-                if not files.imu.is_file():
+                files = mmfit.workout_files(self.data_dir, workout, self.sensors)
+                if not all(path.is_file() for path in (files.imu, *files.more_imu)):
                     self.skipped[split].append(workout)
                     continue
                 mmfit.require_files(files)
@@ -72,19 +74,19 @@ class MMFitSource(GeneratedOnRequest):
         if any(self.skipped.values()):
             log.warning(
                 "skipped workouts without a %s file: %s",
-                self.sensor,
+                " or ".join(self.sensors),
                 ", ".join(f"{w} ({split})" for split, ws in self.skipped.items() for w in ws),
             )
         for split, listed in refs.items():
             if not listed:
                 raise DataError(
                     f"split {split!r} has no usable workout in {self.data_dir} (listed: {', '.join(self.workouts[split])}): "
-                    f"set data.{split}_workouts or data.sensor"
+                    f"set data.{split}_workouts or data.sensors"
                 )
         return refs
 
     def read(self, ref: SessionRef) -> Session:
-        return align(mmfit.read_workout(self.data_dir, ref.name, self.sensor), self.rate_hz)
+        return align(mmfit.read_workout(self.data_dir, ref.name, self.sensors), self.rate_hz)
 
 
 class MMFitDataModule(SessionDataModule):
@@ -96,7 +98,8 @@ class MMFitDataModule(SessionDataModule):
         dataset_name: str = "mm-fit",
         cache_dir: str | Path | None = None,
         synthetic: Mapping[str, Any] | None = None,
-        sensor: str = "sw_l_acc",
+        sensors: Sequence[str] = ("sw_l_acc",),
+        regress: Sequence[str] = ("sw_l_acc",),
         imu_channels: int = 3,
         n_classes: int = len(CLASS_NAMES),
         joints: Sequence[int] = (14, 15, 16),
@@ -115,13 +118,14 @@ class MMFitDataModule(SessionDataModule):
     ) -> None:
         del n_classes  # a claim, checked against the labels by the trial
         self.dataset_name = dataset_name  # informational
-        self.sensor = sensor
+        self.sensors = stream_names(sensors, "data.sensors")
+        stream_names(regress, "data.regress")  # (used by the model config: R's output streams)
         self.workouts = resolve_splits(
             split, plain(train_workouts), plain(val_workouts), plain(test_workouts)
         )
         source = MMFitSource(
             data_dir=Path(data_dir).expanduser().resolve(),
-            sensor=sensor,
+            sensors=self.sensors,
             rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
             synthetic=synthetic_settings(
                 synthetic, {"workouts": int, "minutes": float, "seed": int}
