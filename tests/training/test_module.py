@@ -103,5 +103,5 @@ def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
 
 
 def test_a_regressed_stream_must_be_one_f_reads():
-    with pytest.raises(Exception, match="data.regress holds sw_r_acc"):
+    with pytest.raises(Exception, match=r"data\.regress holds sw_r_acc"):
         make_module("data.regress=[sw_r_acc]")

@@ -136,7 +136,9 @@ class SessionDataModule(pl.LightningDataModule):
         lists the files, reads no data."""
         self.source.prepare()
         refs = self.source.split_refs()
-        return sorted({ref.subject for group in refs.values() for ref in group}, key=str)
+        people = {ref.subject for group in refs.values() for ref in group}
+        # ids in numeric order, names after them (a data set may use either)
+        return sorted(people, key=lambda p: (1, 0, p) if isinstance(p, str) else (0, p, ""))
 
     def check_pairs_with(self, primary: SessionDataModule) -> None:
         """For a secondary data set: its windows must feed the primary's regressor unchanged."""

@@ -217,30 +217,26 @@ class FolderSource:
         return refs
 
     def _read_metadata(self, files: Mapping[str, Path]) -> None:
-        first = None
+        """class_names (the same in every file) and the joint layout (the same in every file
+        that has pose; () when none has: IMU-only data)."""
+        first: dict[str, tuple[str, tuple[str, ...]]] = {}  # what -> (file, value) seen first
         for name, path in files.items():
             with np.load(path) as content:
-                meta = (
-                    tuple(str(c) for c in content["class_names"]),
-                    tuple(str(j) for j in content["joint_names"]) if "joint_names" in content.files else None,
-                )  # fmt: skip
-            if first is None:
-                first = (name, meta)
-            elif meta != first[1]:
-                raise DataError(
-                    f"{path}: class_names/joint_names differ from {first[0]}'s: every file must list the same"
-                )
-        assert first is not None
-        self.class_names = first[1][0]
-        if first[1][1] is not None:
-            self.joint_names = first[1][1]
-            return
-        self.joint_names = ()  # IMU-only unless some file holds pose
-        for path in files.values():
-            with np.load(path) as content:
-                if "pose" in content.files:
-                    self.joint_names = tuple(f"joint_{j}" for j in range(content["pose"].shape[1]))
-                    return
+                meta = {"class_names": tuple(str(c) for c in content["class_names"])}
+                if "joint_names" in content.files:
+                    meta["joint_names"] = tuple(str(j) for j in content["joint_names"])
+                elif "pose" in content.files:
+                    meta["joint_names"] = tuple(
+                        f"joint_{j}" for j in range(content["pose"].shape[1])
+                    )
+            for what, value in meta.items():
+                seen = first.setdefault(what, (name, value))
+                if value != seen[1]:
+                    raise DataError(
+                        f"{path}: {what} differ from {seen[0]}'s: every file must list the same"
+                    )
+        self.class_names = first["class_names"][1]
+        self.joint_names = first.get("joint_names", ("", ()))[1]
 
     def _resolve_splits(self, files: Mapping[str, Path]) -> dict[str, list[str]]:
         given = dict(self.splits)
@@ -317,6 +313,7 @@ class FolderDataModule(SessionDataModule):
         dataset_name: str = "folder",
         cache_dir: str | Path | None = None,
         sensors: Sequence[str] = ("imu",),
+        regress: Sequence[str] = ("imu",),
         imu_channels: int = 3,
         imu_columns: Sequence[int] | None = None,
         pose_only: bool = False,
@@ -336,6 +333,7 @@ class FolderDataModule(SessionDataModule):
         del n_classes  # a claim, checked against the files' class_names by the trial
         self.dataset_name = dataset_name
         self.sensors = stream_names(sensors, "data.sensors")
+        stream_names(regress, "data.regress")  # R's output streams (used by the model config)
         torso = integers(torso_joints, "data.torso_joints")
         if len(torso) != 2:
             raise ConfigError(f"data.torso_joints={list(torso)}: give two joints (e.g. hip, neck)")

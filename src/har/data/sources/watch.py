@@ -38,6 +38,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from pickle import UnpicklingError
 from typing import Any, ClassVar
 
 import numpy as np
@@ -97,7 +98,7 @@ def read_published(path: Path) -> tuple[tuple[str, ...], list[Recording]]:
         content = np.load(path, allow_pickle=True).item()
         X, y, subject, side = (content[k] for k in ("X", "y", "subject", "side"))
         class_names = tuple(str(name) for name in content["y_labels"])
-    except (OSError, ValueError, KeyError, AttributeError, EOFError) as error:
+    except (OSError, ValueError, KeyError, AttributeError, EOFError, UnpicklingError) as error:
         raise DataError(
             f"{path} is not the published watch data set (a dict with X, y, subject, side, "
             f"y_labels): {type(error).__name__}: reinstall seglearn"
