@@ -241,3 +241,17 @@ def test_named_streams_are_read_in_the_order_data_sensors_lists_them(tmp_path):
     session = dm.sessions["val"][0]  # b/s1
     np.testing.assert_allclose(session.acc[:, :3], 1.0)
     np.testing.assert_allclose(session.acc[:, 3:], session_arrays(200, 1)["imu"], rtol=1e-6)
+
+
+def test_export_keeps_several_streams_as_named_arrays(tmp_path):
+    root = tmp_path / "raw"
+    for i, (subject, name) in enumerate([("a", "s1"), ("b", "s1"), ("b", "s2")]):
+        arrays = session_arrays(200, i)
+        streams = {"sw_l_acc": arrays.pop("imu"), "sw_l_gyr": np.full((200, 3), float(i))}
+        write_session(root, subject, name, rate_hz=50, class_names=NAMES, imu=streams, **arrays)
+    two = folder_kwargs(root, sensors=["sw_l_acc", "sw_l_gyr"])
+    out = export(FolderDataModule(**two), tmp_path / "out")
+    assert set(np.load(out / "b" / "s1.npz").files) >= {"sw_l_acc", "sw_l_gyr", "pose"}
+    again = FolderDataModule(**two | {"data_dir": out})
+    again.prepare_data()
+    np.testing.assert_allclose(again.sessions["val"][0].acc[:, 3:], 1.0)

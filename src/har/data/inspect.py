@@ -186,8 +186,8 @@ def plot_segments(dm: SessionDataModule, path: Path) -> Path:
                 )
         bottom.set_xlabel("s")
         if k == 0:
-            top.legend(fontsize=6)
-            bottom.legend(fontsize=6)
+            for ax in (top, bottom) if "pose" in batch else (bottom,):
+                ax.legend(fontsize=6)
     for k in range(len(picks), rows * cols):
         axes[2 * (k // cols), k % cols].axis("off")
         axes[2 * (k // cols) + 1, k % cols].axis("off")

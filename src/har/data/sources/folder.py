@@ -109,13 +109,14 @@ def export(datamodule: SessionDataModule, out_dir: str | Path) -> Path:
     for split, group in datamodule.sessions.items():
         splits[split] = []
         for s in group:
+            name = s.workout.rsplit("/", 1)[-1]  # a folder session is named "<subject>/<session>"
             write_session(
-                out, s.participant, s.workout, pose=s.pose if s.pose.shape[1] else None,
+                out, s.participant, name, pose=s.pose if s.pose.shape[1] else None,
                 labels=s.labels, rate_hz=s.rate_hz, class_names=datamodule.class_names,
                 imu=None if datamodule.pose_only else exported_streams(datamodule, s.acc),
                 joint_names=datamodule.source.joint_names or None, valid=s.valid,
             )  # fmt: skip
-            splits[split].append(f"{s.participant}/{s.workout}")
+            splits[split].append(f"{s.participant}/{name}")
     (out / SPLITS_FILE).write_text(json.dumps(splits, indent=2) + "\n")
     return out
 
