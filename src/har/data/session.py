@@ -20,8 +20,8 @@ class Session:
 
     workout: str  # the session's name (MM-Fit workout id; clip or file name in other data sets)
     participant: int | str
-    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints (mm / 1000)
-    acc: np.ndarray  # (T, C) float32, sensor units; C = 0 for pose-only data sets
+    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints; J = 0: IMU-only
+    acc: np.ndarray  # (T, C) float32, data.sensors concatenated (m/s², rad/s); C = 0: pose-only
     labels: np.ndarray  # (T,) int64 class index
     valid: np.ndarray  # (T,) bool; False inside holes of either stream: windows must skip them
     t0_ms: float
