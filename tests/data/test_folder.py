@@ -255,3 +255,21 @@ def test_export_keeps_several_streams_as_named_arrays(tmp_path):
     again = FolderDataModule(**two | {"data_dir": out})
     again.prepare_data()
     np.testing.assert_allclose(again.sessions["val"][0].acc[:, 3:], 1.0)
+
+
+def test_a_scenario_that_needs_pose_names_the_imu_only_sessions(tmp_path):
+    from tests.bad_inputs.entrypoint import assert_user_error, run_in_process
+
+    for subject, name in [("a", "s1"), ("b", "s1"), ("b", "s2")]:
+        arrays = session_arrays(200)
+        del arrays["pose"]
+        write_session(tmp_path / "raw", subject, name, rate_hz=50, class_names=NAMES, **arrays)
+    overrides = [
+        "data=folder", f"data.data_dir={tmp_path / 'raw'}", f"env.cache_dir={tmp_path / 'cache'}",
+        "data.n_classes=2", "data.sampling_rate_hz=50", "data.sensor_window_length=50",
+        "data.train=[a]", "data.val=[b/s1]", "data.test=[b/s2]", "scenario=debug",
+    ]  # fmt: skip
+    outcome = run_in_process(overrides, tmp_path / "run")
+    assert_user_error(
+        outcome, "scenario=debug", "a/s1, b/s1, b/s2", "no pose", "scenario=real_only"
+    )
