@@ -145,7 +145,7 @@ def tiny_datamodule_kwargs(data_dir: Path, cache_dir: Path | None, **overrides) 
         "dataset_name": "tiny",
         "cache_dir": cache_dir,
         "synthetic": None,
-        "sensor": "sw_l_acc",
+        "sensors": ["sw_l_acc"],
         "joints": [14, 15, 16],
         "root_joint": 0,
         "sampling_rate_hz": 50,

@@ -188,3 +188,30 @@ def test_paused_video_falls_back_to_interpolating_the_frame_clock():
     away = (clock < 4.6) | (clock > 6.4)
     bound = AMPLITUDE_MM / 1000.0 * 2 * np.pi * F_POSE / RATE
     assert np.abs(session.pose[away] - analytic_pose(clock[away]) / 1000.0).max() < bound
+
+
+def analytic_gyr(t: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.cos(2 * np.pi * F_POSE * t), 0 * t, 0.5 + 0 * t])
+
+
+def test_further_streams_are_put_on_the_same_clock_from_their_own_timestamps(tmp_path):
+    """data.sensors=[sw_l_acc, sw_l_gyr]: the gyro's rows (own rate, jitter, shorter span) land on
+    the acc's clock; the common span is the one every stream covers."""
+    written = write_workout(
+        tmp_path, "w01", seconds=12.0, imu_hz=103.0, imu_lead_s=1.0, pose_fn=analytic_pose,
+        acc_fn=analytic_acc, seed=0,
+    )  # fmt: skip
+    gyro = write_workout(
+        tmp_path / "gyro", "w01", seconds=10.0, imu_hz=97.0, pose_fn=analytic_pose,
+        acc_fn=analytic_gyr, sensor="sw_l_gyr", seed=1,
+    )  # fmt: skip
+    gyro.imu_path.rename(tmp_path / "w01" / gyro.imu_path.name)
+    session = align(read_workout(tmp_path, "w01", ["sw_l_acc", "sw_l_gyr"]), RATE)
+    t = true_time(session, written)
+    assert session.acc.shape == (len(session), 6) and session.valid.all()
+    assert t[-1] == pytest.approx(10.0, abs=2 / RATE)  # the gyro stops at 10 s
+    bound = 2 * np.pi * F_ACC * (1.0 / RATE)
+    assert np.abs(session.acc[:, :3] - analytic_acc(t)).max() < bound
+    assert np.abs(session.acc[:, 3:] - analytic_gyr(t)).max() < bound
+    with pytest.raises(DataError, match=r"w01_sw_r_gyr\.npy is missing"):
+        read_workout(tmp_path, "w01", ["sw_l_acc", "sw_r_gyr"])

@@ -124,7 +124,7 @@ def test_the_layout_is_checked_with_messages_naming_the_file(tmp_path):
         )
     write_three(root)
     write_session(root, "c", "odd", rate_hz=50, class_names=("x", "y"), **session_arrays(100))
-    with pytest.raises(DataError, match=r"c/odd.npz: class_names/joint_names differ"):
+    with pytest.raises(DataError, match=r"c/odd.npz: class_names differ"):
         FolderDataModule(**folder_kwargs(root)).setup()
     (root / "c" / "odd.npz").unlink()
     with pytest.raises(DataError, match="lists 'zz', which matches no"):
@@ -201,3 +201,75 @@ def test_run_trial_on_a_converted_tree_writes_results(tmp_path):
 def test_constructor_takes_exactly_the_config_keys():
     keys = set(OmegaConf.load(CONF / "folder.yaml")) - {"_target_"}
     assert set(inspect.signature(FolderDataModule).parameters) == keys
+
+
+def test_imu_only_sessions_train_without_pose_and_are_named(tmp_path):
+    """A session without ``pose`` drops pose for the data set: batches carry IMU and labels only."""
+    write_three(tmp_path / "raw")
+    arrays = session_arrays(300, 3)
+    del arrays["pose"]
+    write_session(tmp_path / "raw", "a", "watch_only", rate_hz=25, class_names=NAMES, **arrays)
+    dm = FolderDataModule(**folder_kwargs(tmp_path / "raw", train=["a"]))
+    dm.setup()
+    assert dm.sessions_without_pose == ["a/watch_only"] and not dm.has_pose
+    session = dm.sessions["train"][1]
+    assert session.pose.shape == (len(session), 0, 3) and len(session) == 1 + 299 * 2  # 25 -> 50 Hz
+    batch = dm.datasets["train"].__getitems__([0, 1])
+    assert set(batch) == {"acc", "label"}
+    # Every session IMU-only: no joint layout at all, so the pose keys are not checked either.
+    only = tmp_path / "imu_only"
+    for subject, name in [("a", "s1"), ("b", "s1"), ("b", "s2")]:
+        write_session(only, subject, name, rate_hz=50, class_names=NAMES, **arrays)
+    imu_only = FolderDataModule(**folder_kwargs(only, joints=[7, 8, 9]))
+    imu_only.setup()
+    assert imu_only.source.joint_names == () and len(imu_only.sessions_without_pose) == 3
+    with pytest.raises(DataError, match="neither pose nor an IMU stream"):
+        write_session(only, "c", "empty", labels=np.zeros(10), rate_hz=50, class_names=NAMES)
+
+
+def test_named_streams_are_read_in_the_order_data_sensors_lists_them(tmp_path):
+    root = tmp_path / "raw"
+    for i, (subject, name) in enumerate([("a", "s1"), ("b", "s1"), ("b", "s2")]):
+        arrays = session_arrays(200, i)
+        acc, gyr = arrays.pop("imu"), np.full((200, 3), float(i))
+        streams = {"sw_l_acc": acc, "sw_l_gyr": gyr}
+        write_session(root, subject, name, rate_hz=50, class_names=NAMES, imu=streams, **arrays)
+    write_session(root, "a", "acc_only", rate_hz=50, class_names=NAMES, **session_arrays(200))
+    dm = FolderDataModule(**folder_kwargs(root, sensors=["sw_l_gyr", "sw_l_acc"]))
+    dm.setup()
+    assert dm.imu_channels == 6 and dm.source.skipped["train"] == ["a/acc_only"]
+    session = dm.sessions["val"][0]  # b/s1
+    np.testing.assert_allclose(session.acc[:, :3], 1.0)
+    np.testing.assert_allclose(session.acc[:, 3:], session_arrays(200, 1)["imu"], rtol=1e-6)
+
+
+def test_export_keeps_several_streams_as_named_arrays(tmp_path):
+    root = tmp_path / "raw"
+    for i, (subject, name) in enumerate([("a", "s1"), ("b", "s1"), ("b", "s2")]):
+        arrays = session_arrays(200, i)
+        streams = {"sw_l_acc": arrays.pop("imu"), "sw_l_gyr": np.full((200, 3), float(i))}
+        write_session(root, subject, name, rate_hz=50, class_names=NAMES, imu=streams, **arrays)
+    two = folder_kwargs(root, sensors=["sw_l_acc", "sw_l_gyr"])
+    out = export(FolderDataModule(**two), tmp_path / "out")
+    assert set(np.load(out / "b" / "s1.npz").files) >= {"sw_l_acc", "sw_l_gyr", "pose"}
+    again = FolderDataModule(**two | {"data_dir": out})
+    again.prepare_data()
+    np.testing.assert_allclose(again.sessions["val"][0].acc[:, 3:], 1.0)
+
+
+def test_a_scenario_that_needs_pose_names_the_imu_only_sessions(tmp_path):
+    from tests.bad_inputs.entrypoint import assert_user_error, run_in_process
+
+    for subject, name in [("a", "s1"), ("b", "s1"), ("b", "s2")]:
+        arrays = session_arrays(200)
+        del arrays["pose"]
+        write_session(tmp_path / "raw", subject, name, rate_hz=50, class_names=NAMES, **arrays)
+    overrides = [
+        "data=folder", f"data.data_dir={tmp_path / 'raw'}", f"env.cache_dir={tmp_path / 'cache'}",
+        "data.n_classes=2", "data.sampling_rate_hz=50", "data.sensor_window_length=50",
+        "data.train=[a]", "data.val=[b/s1]", "data.test=[b/s2]", "scenario=debug",
+    ]  # fmt: skip
+    outcome = run_in_process(overrides, tmp_path / "run")
+    assert_user_error(
+        outcome, "scenario=debug", "a/s1, b/s1, b/s2", "no pose", "scenario=real_only"
+    )

@@ -201,13 +201,13 @@ def test_config_checks_name_their_key(tmp_path):
         UTDDataModule(**dm_kwargs(tmp_path, None, test_subjects=[1, 2]))
     with pytest.raises(ConfigError, match=r"data\.actions"):
         UTDDataModule(**dm_kwargs(tmp_path, None, actions=[0, 28]))
-    with pytest.raises(ConfigError, match=r"data\.sensor"):
-        UTDDataModule(**dm_kwargs(tmp_path, None, sensor="mag"))
+    with pytest.raises(ConfigError, match=r"data\.sensors"):
+        UTDDataModule(**dm_kwargs(tmp_path, None, sensors=["mag"]))
     with pytest.raises(ConfigError, match=r"data.joints holds \[8, 20\].*20 joints"):
         UTDDataModule(**dm_kwargs(tmp_path, None, joints=[8, 20]))
     with pytest.raises(DataError, match="data=utd_synth"):
         UTDDataModule(**dm_kwargs(tmp_path / "nowhere", None)).setup()
-    gyro = UTDDataModule(**dm_kwargs(tmp_path, None, sensor="acc_gyr", actions="wrist"))
+    gyro = UTDDataModule(**dm_kwargs(tmp_path, None, sensors=["acc", "gyr"], actions="wrist"))
     assert gyro.num_classes == 21
     with pytest.raises(DataError, match="split 'train' has no usable session"):
         UTDDataModule(**dm_kwargs(tmp_path, None, actions=[3])).setup()

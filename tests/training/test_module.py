@@ -4,6 +4,7 @@ import torch
 from har.data.sources.mmfit.format import CLASS_NAMES
 from har.training.trial import build_module
 from tests.conftest import compose_config
+from tests.training.scenario_helpers import T, fit_steps, make_batch
 
 
 def make_module(*overrides):
@@ -80,3 +81,49 @@ def test_similarity_compares_features_without_dropout():
     assert torch.equal(f(x, dropout=False), f(x, dropout=False))
     assert not torch.equal(f(x), f(x))  # the classifier's input keeps its dropout
     assert module._similarity(x, x).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_separate_modules_share_no_parameters():
+    module = make_module(
+        "scenario.separate_feature_extractor=true", "scenario.separate_classifier=true"
+    )
+    real = {id(p) for m in (module.feature_extractor, module.classifier) for p in m.parameters()}
+    sim = {
+        id(p) for m in (module.feature_extractor_sim, module.classifier_sim) for p in m.parameters()
+    }
+    assert real.isdisjoint(sim)
+    w_real = next(module.feature_extractor.parameters())
+    w_sim = next(module.feature_extractor_sim.parameters())
+    assert not torch.equal(w_real, w_sim)  # independently initialised, not a copy
+
+
+def test_model_sizes_follow_data_config():
+    module = make_module("data.joints=[11,12,13,14,15,16]", "data.sensor_window_length=128")
+    assert module.regressor.stem.in_channels == 18
+    cfg = compose_config(["data.sensor_window_length=128"])
+    assert cfg.model.regressor.sequence_length == 128
+    assert cfg.model.feature_extractor.window_size == 128
+    assert cfg.model.classifier.f_in == cfg.model.feature_extractor.out_features
+
+
+def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
+    module = make_module("data.sensors=[sw_l_acc,sw_l_gyr]")
+    assert module.feature_extractor.blocks[0].conv.in_channels == 6
+    assert module.regressor.head[-1].out_channels == 3 and module.regressed_channels == [0, 1, 2]
+    batch = make_batch()
+    gyro = torch.randn(8, 3, T)
+    batch["acc"] = torch.cat([batch["acc"], gyro], dim=1)
+    assert torch.equal(module.regressed(batch["acc"]), batch["acc"][:, :3])
+    with torch.no_grad():
+        sim = module._simulate(batch["pose"])
+        seen = module._virtual(sim, "val")
+    # F sees R's acc in the acc channels and the gyro it does not predict at its mean (0).
+    assert torch.equal(seen[:, :3], sim) and not seen[:, 3:].any()
+    fit_steps(module, [batch])  # the joint objective trains on 6-channel windows
+    gyro_only = make_module("data.sensors=[sw_l_acc,sw_l_gyr]", "data.regress=[sw_l_gyr]")
+    assert gyro_only.regressed_channels == [3, 4, 5]
+
+
+def test_a_regressed_stream_must_be_one_f_reads():
+    with pytest.raises(Exception, match=r"data\.regress holds sw_r_acc"):
+        make_module("data.regress=[sw_r_acc]")

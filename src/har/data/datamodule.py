@@ -12,6 +12,9 @@ source.
 Batch contract:
     ``{"pose": (B, J, 3, T), "acc": (B, C, T), "label": (B,)}`` for paired data;
     pose-only data sets (``pose_only``) carry no ``"acc"``;
+    IMU-only data (a session whose ``pose`` has zero joints, e.g. ``data=watch``) carries no
+    ``"pose"``: one such session drops pose for the whole data set (``sessions_without_pose``
+    names them), so only the real path trains (``har.training.validate`` refuses the rest);
     clip data sets (``clips``) add ``"mask"``: (B, T) bool, False on edge-replicated padding.
 """
 
@@ -74,10 +77,10 @@ class SessionDataModule(pl.LightningDataModule):
                 f"data.cache_dir={self.cache_dir} lies inside data.data_dir: derived files never go beside the raw files"
             )
         self.joints = [_joint_index(value, "data.joints") for value in plain(joints)]
-        if not self.joints:
+        if not self.joints and source.joint_names != ():  # () : the source has no pose at all
             raise ConfigError("data.joints is empty: list the joint indices fed to the regressor")
         self.root_joint = _joint_index(root_joint, "data.root_joint")
-        if source.joint_names is not None:
+        if source.joint_names:  # None: not known before listing; (): no pose
             self._check_joints(len(source.joint_names))
         self.sampling_rate_hz = source.rate_hz
         self.sensor_window_length = int(positive(sensor_window_length, "data.sensor_window_length"))
@@ -94,6 +97,7 @@ class SessionDataModule(pl.LightningDataModule):
         # the trial checks the config against it (har.training.validate.validate_against_data).
         self.imu_channels = 0 if source.pose_only else int(imu_channels)
         self.sessions: dict[str, list[Session]] = {}
+        self.sessions_without_pose: list[str] = []  # after prepare_data: IMU-only sessions
         self.acc_stats: AccStats | None = None
         self.stats_path: Path | None = None  # where the training statistics were saved
         self.windows: dict[str, WindowIndex] = {}
@@ -120,8 +124,22 @@ class SessionDataModule(pl.LightningDataModule):
         return self.source.pose_only
 
     @property
+    def has_pose(self) -> bool:
+        """Whether batches carry ``"pose"`` (after prepare_data: no session is IMU-only)."""
+        return not self.sessions_without_pose
+
+    @property
     def clips(self) -> bool:
         return self.source.clips
+
+    def participants(self) -> list[int | str]:
+        """Every participant of the configured splits (what participant folds are drawn from);
+        lists the files, reads no data."""
+        self.source.prepare()
+        refs = self.source.split_refs()
+        people = {ref.subject for group in refs.values() for ref in group}
+        # ids in numeric order, names after them (a data set may use either)
+        return sorted(people, key=lambda p: (1, 0, p) if isinstance(p, str) else (0, p, ""))
 
     def check_pairs_with(self, primary: SessionDataModule) -> None:
         """For a secondary data set: its windows must feed the primary's regressor unchanged."""
@@ -213,7 +231,7 @@ class SessionDataModule(pl.LightningDataModule):
             return self.sessions
         self.source.prepare()
         refs = self.source.split_refs()
-        if self.source.joint_names is not None:
+        if self.source.joint_names:
             self._check_joints(len(self.source.joint_names))
         # The reader's own code is part of the key: a fixed reader never reuses a stale session.
         settings = {**self.source.settings(), "reader_code": reader_code_digest(self.source)}
@@ -242,6 +260,9 @@ class SessionDataModule(pl.LightningDataModule):
                 len(unusable), ", ".join(unusable[:20]) + (" ..." if len(unusable) > 20 else ""),
             )  # fmt: skip
         self.sessions = sessions
+        self.sessions_without_pose = [
+            s.workout for group in sessions.values() for s in group if s.pose.shape[1] == 0
+        ]
         return sessions
 
     def _check_joints(self, num_joints: int) -> None:
@@ -267,11 +288,14 @@ class SessionDataModule(pl.LightningDataModule):
         )
         self.body_scales[split] = arrays["body_scales"].tolist()
         imu_mask = None if has_imu is None else torch.from_numpy(has_imu[index.session])
-        acc = arrays["acc"]
+        acc, pose, root = (
+            None if arrays[k] is None else torch.from_numpy(arrays[k])
+            for k in ("acc", "pose", "root")
+        )
         return WindowDataset(
-            acc=None if acc is None else torch.from_numpy(acc),
-            pose=torch.from_numpy(arrays["pose"]),
-            root=torch.from_numpy(arrays["root"]),
+            acc=acc,
+            pose=pose,
+            root=root,
             index=index,
             clip_bounds=self.clips,
             imu_mask=imu_mask,
@@ -280,14 +304,18 @@ class SessionDataModule(pl.LightningDataModule):
     def _split_arrays(
         self, sessions: list[Session], has_imu: np.ndarray | None
     ) -> dict[str, np.ndarray | None]:
-        """The split's sessions end to end: body-scaled joints and root, standardised IMU."""
-        scales = [body_scale(s.pose, s.workout, self.source.torso) for s in sessions]
-        pose = np.concatenate(
-            [s.pose[:, self.joints] / scale for s, scale in zip(sessions, scales, strict=True)]
-        )
-        root = np.concatenate(
-            [s.pose[:, self.root_joint] / scale for s, scale in zip(sessions, scales, strict=True)]
-        )
+        """The split's sessions end to end: body-scaled joints and root (none for IMU-only data),
+        standardised IMU."""
+        pose = root = None
+        scales = []
+        if self.has_pose:
+            scales = [body_scale(s.pose, s.workout, self.source.torso) for s in sessions]
+            pose = np.concatenate(
+                [s.pose[:, self.joints] / k for s, k in zip(sessions, scales, strict=True)]
+            ).astype(np.float32)
+            root = np.concatenate(
+                [s.pose[:, self.root_joint] / k for s, k in zip(sessions, scales, strict=True)]
+            ).astype(np.float32)
         # data.imu_subjects: training subjects without real IMU get zeros and imu_mask False; their
         # signal is never standardised nor batched (MM-Fit's reader still reads the watch file,
         # whose timestamps are the only clock of the video frames).
@@ -299,8 +327,8 @@ class SessionDataModule(pl.LightningDataModule):
                 for i, s in enumerate(sessions)
             ])  # fmt: skip
         return {
-            "pose": pose.astype(np.float32),
-            "root": root.astype(np.float32),
+            "pose": pose,
+            "root": root,
             "acc": acc,
             "body_scales": np.array(scales, dtype=np.float64),
         }

@@ -58,10 +58,16 @@ def summarise(dm: SessionDataModule) -> dict[str, Any]:
             "skipped_sessions": list(dm.source.skipped.get(split, [])),
         }
     scales = [x for group in dm.body_scales.values() for x in group]
-    normalisation: dict[str, Any] = {
-        "body_scale": {"median": float(np.median(scales)), "min": min(scales), "max": max(scales)},
-        "body_scale_joints": [dm.source.joint_names[j] for j in dm.source.torso],
-    }
+    normalisation: dict[str, Any] = {}
+    if scales:  # none without pose
+        normalisation |= {
+            "body_scale": {
+                "median": float(np.median(scales)),
+                "min": min(scales),
+                "max": max(scales),
+            },
+            "body_scale_joints": [dm.source.joint_names[j] for j in dm.source.torso],
+        }
     if dm.acc_stats is not None:
         normalisation |= {
             "acc_mean": dm.acc_stats.mean.tolist(),
@@ -72,21 +78,34 @@ def summarise(dm: SessionDataModule) -> dict[str, Any]:
         "dataset": getattr(dm, "dataset_name", dm.source.cache_namespace),
         "data_dir": str(dm.data_dir),
         "class_names": names,
-        "joints": {str(j): dm.source.joint_names[j] for j in dm.joints},
+        "joints": {str(j): dm.source.joint_names[j] for j in dm.joints} if dm.has_pose else {},
+        "sensors": list(getattr(dm, "sensors", ())),
         "sampling_rate_hz": dm.sampling_rate_hz,
         "window_length": dm.sensor_window_length,
-        "modalities": ["pose"] if dm.pose_only else ["pose", "imu"],
-        "missing_modalities": "imu: every session (pose-only data set)" if dm.pose_only else None,
+        "modalities": ["pose"] * dm.has_pose + ["imu"] * (not dm.pose_only),
+        "missing_modalities": _missing_modalities(dm),
         "splits": splits,
         "normalisation": normalisation,
     }
 
 
+def _missing_modalities(dm: SessionDataModule) -> str | None:
+    if dm.pose_only:
+        return "imu: every session (pose-only data set)"
+    without, total = dm.sessions_without_pose, sum(len(g) for g in dm.sessions.values())
+    if not without:
+        return None
+    named = ", ".join(without[:5]) + (" ..." if len(without) > 5 else "")
+    return f"pose: {len(without)} of {total} sessions (IMU-only: real_only trains) - {named}"
+
+
 def report(summary: dict[str, Any]) -> str:
     lines = [
         f"{summary['dataset']}  ({summary['data_dir']})",
-        f"modalities: {', '.join(summary['modalities'])}; rate {summary['sampling_rate_hz']:g} Hz; "
-        f"window {summary['window_length']} samples; regressor joints {summary['joints']}",
+        f"modalities: {', '.join(summary['modalities'])}"
+        + (f" (streams {', '.join(summary['sensors'])})" if summary["sensors"] else "")
+        + f"; rate {summary['sampling_rate_hz']:g} Hz; window {summary['window_length']} samples; "
+        f"regressor joints {summary['joints'] or 'none (no pose)'}",
     ]
     splits = summary["splits"]
     lines.append(
@@ -114,11 +133,12 @@ def report(summary: dict[str, Any]) -> str:
     if "acc_mean" in norm:
         lines.append(f"  imu mean {np.round(norm['acc_mean'], 4).tolist()}")
         lines.append(f"  imu std  {np.round(norm['acc_std'], 4).tolist()}")
-    scale = norm["body_scale"]
-    lines.append(
-        f"  body scale ({' -> '.join(norm['body_scale_joints'])}): median {scale['median']:.3f}, "
-        f"range {scale['min']:.3f}..{scale['max']:.3f} (pose units per session)"
-    )
+    if "body_scale" in norm:
+        scale = norm["body_scale"]
+        lines.append(
+            f"  body scale ({' -> '.join(norm['body_scale_joints'])}): median {scale['median']:.3f}, "
+            f"range {scale['min']:.3f}..{scale['max']:.3f} (pose units per session)"
+        )
     return "\n".join(lines)
 
 
@@ -140,12 +160,15 @@ def plot_segments(dm: SessionDataModule, path: Path) -> Path:
     rows = math.ceil(len(picks) / cols)
     fig, axes = plt.subplots(2 * rows, cols, figsize=(4.2 * cols, 4.4 * rows), squeeze=False)
     t = np.arange(dm.sensor_window_length) / dm.sampling_rate_hz
-    joint = dm.source.joint_names[dm.joints[-1]]
     for k, (name, split, i) in enumerate(picks):
         top, bottom = axes[2 * (k // cols), k % cols], axes[2 * (k // cols) + 1, k % cols]
         batch = dm.datasets[split].__getitems__([i])
-        for axis, label in enumerate("xyz"):
-            top.plot(t, batch["pose"][0, -1, axis].numpy(), label=f"{joint} {label}")
+        if "pose" in batch:
+            joint = dm.source.joint_names[dm.joints[-1]]
+            for axis, label in enumerate("xyz"):
+                top.plot(t, batch["pose"][0, -1, axis].numpy(), label=f"{joint} {label}")
+        else:
+            top.text(0.5, 0.5, "no pose (IMU-only)", ha="center", transform=top.transAxes)
         session = dm.sessions[split][int(dm.windows[split].session[i])].workout
         top.set_title(f"{name}\n{split}/{session}", fontsize=8)
         if "acc" in batch:
@@ -169,8 +192,8 @@ def plot_segments(dm: SessionDataModule, path: Path) -> Path:
                 )
         bottom.set_xlabel("s")
         if k == 0:
-            top.legend(fontsize=6)
-            bottom.legend(fontsize=6)
+            for ax in (top, bottom) if "pose" in batch else (bottom,):
+                ax.legend(fontsize=6)
     for k in range(len(picks), rows * cols):
         axes[2 * (k // cols), k % cols].axis("off")
         axes[2 * (k // cols) + 1, k % cols].axis("off")

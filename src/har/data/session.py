@@ -20,8 +20,8 @@ class Session:
 
     workout: str  # the session's name (MM-Fit workout id; clip or file name in other data sets)
     participant: int | str
-    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints (mm / 1000)
-    acc: np.ndarray  # (T, C) float32, sensor units; C = 0 for pose-only data sets
+    pose: np.ndarray  # (T, J, 3) float32, metres; MM-Fit: 17 Human3.6M joints; J = 0: IMU-only
+    acc: np.ndarray  # (T, C) float32, data.sensors concatenated (m/s², rad/s); C = 0: pose-only
     labels: np.ndarray  # (T,) int64 class index
     valid: np.ndarray  # (T,) bool; False inside holes of either stream: windows must skip them
     t0_ms: float
@@ -40,3 +40,29 @@ def interpolate(x: np.ndarray, xp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarr
     span = xp[right] - xp[left]
     weight = ((x - xp[left]) / span).clip(0.0, 1.0)[:, None]
     return fp[left] * (1.0 - weight) + fp[right] * weight, span
+
+
+def resample(
+    pose: np.ndarray,
+    imu: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    rate: float,
+    target: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A session sampled uniformly at ``rate`` Hz onto ``target`` Hz: linear for pose (T, J, 3;
+    J may be 0) and IMU (T, C; C may be 0), nearest sample for labels; a new sample is valid when
+    both old samples around it are."""
+    t = np.arange(len(labels)) / rate
+    clock = np.arange(int(np.floor(t[-1] * target + 1e-9)) + 1) / target
+    pose_flat, _ = interpolate(clock, t, pose.reshape(len(pose), -1))
+    imu_new, _ = interpolate(clock, t, imu)
+    nearest = np.clip(np.rint(clock * rate).astype(np.int64), 0, len(labels) - 1)
+    left = np.clip(np.floor(clock * rate).astype(np.int64), 0, len(labels) - 1)
+    right = np.clip(left + 1, 0, len(labels) - 1)
+    return (
+        pose_flat.reshape(len(clock), pose.shape[1], 3),
+        imu_new,
+        labels[nearest],
+        valid[left] & valid[right],
+    )

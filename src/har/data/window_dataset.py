@@ -18,15 +18,16 @@ from har.data.windows import WindowIndex
 class WindowDataset(Dataset):
     """Windows over one split's concatenated streams; ``__getitems__`` gathers a whole batch.
 
-    ``acc=None``: pose-only windows. ``clip_bounds``: clamp every sample index into its own
+    ``acc=None``: pose-only windows; ``pose=None`` (and ``root=None``): IMU-only windows, no
+    ``"pose"`` in the batch. ``clip_bounds``: clamp every sample index into its own
     session (edge replication for windows that overhang a short clip) and return ``"mask"``.
     """
 
     def __init__(
         self,
         acc: torch.Tensor | None,
-        pose: torch.Tensor,
-        root: torch.Tensor,
+        pose: torch.Tensor | None,
+        root: torch.Tensor | None,
         index: WindowIndex,
         clip_bounds: bool = False,
         imu_mask: torch.Tensor | None = None,
@@ -75,10 +76,11 @@ class WindowDataset(Dataset):
             first, last = self.first[chosen][:, None], self.last[chosen][:, None]
             batch["mask"] = (samples >= first) & (samples <= last)
             samples = torch.minimum(torch.maximum(samples, first), last)
-        # Centre on the root joint at the window's centre sample: one fixed point per window, so
-        # whole-body translation within the window (squats, jumps) stays in the input.
-        pose = self.pose[samples] - self.root[samples[:, self.centre]][:, None, None, :]
-        batch["pose"] = pose.permute(0, 2, 3, 1).contiguous()  # (B, T, J, 3) -> (B, J, 3, T)
+        if self.pose is not None and self.root is not None:
+            # Centre on the root joint at the window's centre sample: one fixed point per window,
+            # so whole-body translation within the window (squats, jumps) stays in the input.
+            pose = self.pose[samples] - self.root[samples[:, self.centre]][:, None, None, :]
+            batch["pose"] = pose.permute(0, 2, 3, 1).contiguous()  # (B, T, J, 3) -> (B, J, 3, T)
         if self.acc is not None:
             batch["acc"] = self.acc[samples].transpose(1, 2).contiguous()  # (B, C, T)
         batch["label"] = self.label[chosen]

@@ -92,3 +92,13 @@ def _interp(x: Tensor, xp: Tensor, fp: Tensor) -> Tensor:
     index = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, len(xp) - 1)
     x0, x1, f0, f1 = xp[index - 1], xp[index], fp[index - 1], fp[index]
     return f0 + (f1 - f0) * (x - x0) / (x1 - x0).clamp_min(1e-12)
+
+
+def in_channels(signal: Tensor, channels: list[int], total: int) -> Tensor:
+    """``signal`` (B, len(channels), T) put in ``channels`` of a (B, total, T) window whose other
+    channels hold 0 (their training mean once standardised)."""
+    if len(channels) == total:
+        return signal
+    full = signal.new_zeros(len(signal), total, signal.shape[-1])
+    full[:, channels] = signal
+    return full

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -101,13 +102,22 @@ def generator_loss(critic: Discriminator, fake: Tensor, y_fake: Tensor) -> Tenso
     return loss
 
 
+def training_progress(trainer: pl.Trainer | None) -> float:
+    """Fraction of the planned optimiser steps done (0 outside a fit): the DANN schedule's p."""
+    if trainer is None:
+        return 0.0
+    total = trainer.estimated_stepping_batches
+    return trainer.global_step / total if math.isfinite(total) and total > 0 else 0.0
+
+
 # ---- manual optimisation (signal critic): one batch = n_critic critic updates, then one main --
 def critic_phase(module: pl.LightningModule, paired: Mapping[str, Tensor], optimizer: Any) -> None:
     """``n_critic`` updates of the critic alone, against detached simulations."""
     a = module.scenario["adversary"]
     mask = paired.get("imu_mask")
     y_all = paired["label"]
-    real, y_real = (paired["acc"], y_all) if mask is None else (paired["acc"][mask], y_all[mask])
+    target = module.regressed(paired["acc"])  # the critic compares the channels R predicts
+    real, y_real = (target, y_all) if mask is None else (target[mask], y_all[mask])
     if len(real) == 0:
         return
     with torch.no_grad():

@@ -6,20 +6,19 @@
          + secondary.weight * CE(C_2(F_sim(R(pose_2))), y_2)      (pose-only data, own head)
          + adversary.weight * adversarial term                     (feature or signal discriminator)
 
-What trains what (switches in ``scenario``): CE on the simulated path updates F/C only unless
-``sim_ce_trains_regressor`` (else R would learn to write label information into its "IMU"); the
-similarity term compares features before the final dropout and pulls ``similarity_target``'s
-other side (``real``: f_sim moves towards the detached f_real, never the deployed features towards
-simulations). ``freeze_regressor`` + ``virtual`` are the second stage of the virtual-IMU recipe
-(``har.training.two_stage``): a frozen R simulates every window, ``virtual.mapping`` maps it onto
-the real distribution, augmentation (``augment``) perturbs it, and CE on it has weight
-``virtual_weight``.
-
 Variants are switches in ``scenario`` (``har.training.scenario_spec``; never copies of this class)
-and only what the objective uses is built: ``real_only`` has no regressor, F_sim/C_sim exist only
-when switched on. The deployed model is F+C on real IMU, so ``{stage}_f1`` is the real-path
-macro-F1; the sim path and the regression error are logged beside it. F's per-domain BatchNorm
-sees real windows in the "real" domain only, so evaluation statistics come from real data alone.
+and only what the objective uses is built. The deployed model is F+C on real IMU: ``{stage}_f1`` is
+the real-path macro-F1; the sim path and the regression error are logged beside it. F's BatchNorm
+statistics are per domain, so evaluation statistics come from real data alone. What trains what:
+CE on the simulated path updates F/C only unless ``sim_ce_trains_regressor`` (else R learns to write
+label information into its "IMU"); the similarity term compares features computed without dropout
+and holds ``similarity_target`` still. ``freeze_regressor`` + ``virtual`` + ``augment`` are the
+second stage of the virtual-IMU recipe (``har.training.two_stage``).
+
+Several IMU streams (``data.sensors``): F reads all their channels; R predicts only the channels
+``model.regressed_channels`` names (``data.regress``, default the accelerometer). The regression
+error and the signal critic compare those channels; on the simulated path F gets R's channels in
+their places and the streams R does not predict at their training mean (0 once standardised).
 
 Scarce real IMU: a training batch may carry ``imu_mask`` (B,), False for windows whose subject has
 no real IMU (``data.imu_subjects``). Those windows feed only the terms that need no real signal
@@ -31,7 +30,6 @@ manual optimisation: per batch, ``n_critic`` critic updates, then one update of 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,13 +43,14 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from har.errors import ConfigError
 from har.models.augmentation import SignalAugmentation
 from har.models.gradient_reversal import reversal_strength
-from har.models.signal_mapping import SignalMapping
+from har.models.signal_mapping import SignalMapping, in_channels
 from har.training.adversarial import (
     build_adversary,
     critic_phase,
     feature_domain_loss,
     generator_loss,
     main_phase,
+    training_progress,
 )
 from har.training.losses import feature_similarity_loss
 from har.training.metrics import StageMetrics
@@ -94,7 +93,11 @@ class JointHARModule(pl.LightningModule):
         sim = trains_sim_path(s)
         self.regressor: nn.Module | None = instantiate(model["regressor"]) if sim else None
         imu_channels = model["feature_extractor"]["input_channels"]
-        self.mapping = SignalMapping(imu_channels, s["virtual"]["mapping"]) if sim else None
+        # Checkpoints from before data.sensors hold no regressed_channels: R predicted all of them.
+        regressed = model.get("regressed_channels") or list(range(imu_channels))
+        self.regressed_channels: list[int] = list(regressed)
+        self._imu_channels = imu_channels
+        self.mapping = SignalMapping(len(regressed), s["virtual"]["mapping"]) if sim else None
         augment = {k: v for k, v in s["augment"].items() if k not in AUGMENT_TARGETS}
         self.augmentation = SignalAugmentation(imu_channels, **augment)
         if sim and s["regressor_checkpoint"]:
@@ -120,15 +123,15 @@ class JointHARModule(pl.LightningModule):
         self.adversary = build_adversary(
             s["adversary"],
             feature_dim=self.feature_extractor.out_features,
-            imu_channels=model["feature_extractor"]["input_channels"],
+            imu_channels=len(regressed),
             n_classes=n_classes,
         )
         self.automatic_optimization = s["adversary"]["kind"] != "signal"
         # Training only tracks the cheap scalars; evaluation stages get the full set.
         self.train_f1 = MulticlassF1Score(n_classes, average="macro")
         self.train_acc = MulticlassAccuracy(n_classes)
-        self.val_metrics = StageMetrics(n_classes, imu_channels)
-        self.test_metrics = StageMetrics(n_classes, imu_channels)
+        self.val_metrics = StageMetrics(n_classes, len(regressed))
+        self.test_metrics = StageMetrics(n_classes, len(regressed))
         self.test_outputs: dict[str, list[Tensor]] = {}
 
     # ---- the objective -------------------------------------------------------------------------
@@ -151,11 +154,22 @@ class JointHARModule(pl.LightningModule):
         with torch.no_grad():
             return self.regressor(pose)
 
-    def _virtual(self, sim_acc: Tensor, stage: str) -> Tensor:
-        """What F_sim sees of a simulation: mapped onto the real distribution and, in training,
-        augmented; detached unless CE on the simulated path may train R."""
+    def regressed(self, acc: Tensor) -> Tensor:
+        """The channels of real IMU windows (B, C, T) that R predicts: its target."""
+        if len(self.regressed_channels) == acc.shape[1]:
+            return acc
+        return acc[:, self.regressed_channels]
+
+    def _f_input(self, sim_acc: Tensor) -> Tensor:
+        """F's input for a simulation: R's channels mapped onto the real distribution and put in
+        their places, the streams R does not predict at their training mean (0)."""
         assert self.mapping is not None
-        virtual = self.mapping(sim_acc)
+        return in_channels(self.mapping(sim_acc), self.regressed_channels, self._imu_channels)
+
+    def _virtual(self, sim_acc: Tensor, stage: str) -> Tensor:
+        """What F_sim sees of a simulation: mapped, in training augmented; detached unless CE on
+        the simulated path may train R."""
+        virtual = self._f_input(sim_acc)
         if stage == "train" and self.scenario["augment"]["virtual"]:
             virtual = self.augmentation(virtual)
         return virtual if self.scenario["sim_ce_trains_regressor"] else virtual.detach()
@@ -194,19 +208,22 @@ class JointHARModule(pl.LightningModule):
             detached = not s["sim_ce_trains_regressor"] and not s["freeze_regressor"]
             if stage == "train" and detached and s["adversary"]["kind"] == "feature":
                 # The feature adversary trains R: it needs a pass without the CE pass's detach.
-                f_sim = self._f_sim_net(self.mapping(sim_acc), domain="sim")
+                f_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim")
             if f_real is not None:
                 paired_sim = sim_acc if mask is None else sim_acc[mask]
-                terms["mse"], counts["mse"] = F.mse_loss(paired_sim, acc), len(y)
+                terms["mse"], counts["mse"] = F.mse_loss(paired_sim, self.regressed(acc)), len(y)
                 loss = loss + s["gamma"] * terms["mse"]
                 if s["beta"] > 0 or stage != "train":
                     terms["similarity"] = self._similarity(acc, paired_sim)
                     counts["similarity"] = len(y)
                     loss = loss + s["beta"] * terms["similarity"]
             if stage != "train":
-                self._eval_metrics(stage).update_sim(logits_sim, y_all, sim_acc, acc)
+                target = self.regressed(acc)
+                self._eval_metrics(stage).update_sim(logits_sim, y_all, sim_acc, target)
             if stage == "test":
-                self._keep_test_outputs(pred_sim=logits_sim.argmax(-1), sim_acc=sim_acc, acc=acc)
+                self._keep_test_outputs(
+                    pred_sim=logits_sim.argmax(-1), sim_acc=sim_acc, acc=self.regressed(acc)
+                )
 
         if stage == "train":
             loss = loss + self._secondary_term(secondary, terms, counts)
@@ -242,7 +259,7 @@ class JointHARModule(pl.LightningModule):
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "real"):
             h_real = self.feature_extractor(acc, domain="real", dropout=False)
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "sim"):
-            h_sim = self._f_sim_net(self.mapping(sim_acc), domain="sim", dropout=False)
+            h_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim", dropout=False)
         return feature_similarity_loss(h_real, h_sim, self.scenario["similarity"])
 
     def _secondary_term(
@@ -279,7 +296,9 @@ class JointHARModule(pl.LightningModule):
         if a["kind"] == "feature":
             if f_real is None:
                 return 0.0
-            strength = reversal_strength(a["grl_strength"], a["schedule"], self._progress())
+            strength = reversal_strength(
+                a["grl_strength"], a["schedule"], training_progress(self._trainer)
+            )
             terms["domain"] = feature_domain_loss(
                 self.adversary, f_real, f_sim, y_real, y_all, strength
             )
@@ -290,14 +309,6 @@ class JointHARModule(pl.LightningModule):
             len(y_all),
         )
         return a["weight"] * terms["adversarial"]
-
-    def _progress(self) -> float:
-        """Fraction of the planned optimiser steps done (0 outside a fit)."""
-        trainer = self._trainer
-        if trainer is None:
-            return 0.0
-        total = trainer.estimated_stepping_batches
-        return trainer.global_step / total if math.isfinite(total) and total > 0 else 0.0
 
     def _keep_test_outputs(self, **kept: Tensor) -> None:
         """Test predictions and signals for the plots (real path always, sim path when built)."""
@@ -348,11 +359,17 @@ class JointHARModule(pl.LightningModule):
         loader = datamodule.train_dataloader()
         if isinstance(loader, Mapping):
             loader = loader["paired"]
+        channels = self.regressed_channels
+
+        def batches() -> Any:  # R's view of the training windows: its target channels only
+            return ({**batch, "acc": self.regressed(batch["acc"])} for batch in loader)
+
         fit = getattr(self.regressor, "fit_to_data", None)
         if fit is not None and not bool(self.regressor.fitted):
-            fit(loader, torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+            mean, std = torch.as_tensor(stats.mean), torch.as_tensor(stats.std)
+            fit(batches(), mean[channels], std[channels])
         if self.mapping is not None and not bool(self.mapping.fitted):
-            self.mapping.fit_on(self.regressor, loader)
+            self.mapping.fit_on(self.regressor, batches())
 
     def on_train_epoch_end(self) -> None:
         if not self.automatic_optimization:  # Lightning steps schedulers only in automatic mode

@@ -98,7 +98,12 @@ def run_stage(
         datamodule = build_datamodule(cfg.data)  # with data.secondary attached, if any
         datamodule.prepare_data()
         datamodule.setup("fit")
-        validate_against_data(cfg, datamodule.num_classes, datamodule.imu_channels)
+        validate_against_data(
+            cfg,
+            datamodule.num_classes,
+            datamodule.imu_channels,
+            getattr(datamodule, "sessions_without_pose", ()),
+        )
         module = build_module(cfg, datamodule.class_names)
         if resume is not None:
             resume.check_weights_fit(module)

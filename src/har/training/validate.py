@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from har.errors import ConfigError
-from har.training.scenario_spec import check_scenario
+from har.training.scenario_spec import check_scenario, trains_sim_path
 
 # Compared with numbers below: a string given there (optim.lr=abc) is named instead of crashing.
 NUMERIC_KEYS = (
@@ -68,12 +70,32 @@ def validate_model(cfg: DictConfig) -> None:
         f"{context} samples of context (the regressor's receptive field) do not fit in "
         f"data.sensor_window_length={window}: lower it or lengthen the window",
     )
-    for part in ("regressor", "feature_extractor", "classifier"):
+    # What the module builds: no regressor when no term goes through it (real_only), which is
+    # also how an IMU-only data set (no data.joints) trains.
+    sim = trains_sim_path(OmegaConf.to_container(cfg.scenario, resolve=True))
+    for part in ("regressor", "feature_extractor", "classifier")[0 if sim else 1 :]:
         instantiate(cfg.model[part])  # (a ConfigError comes wrapped: har.cli.as_user_error)
 
 
-def validate_against_data(cfg: DictConfig, num_classes: int, imu_channels: int) -> None:
-    """The config must describe the data that was actually read."""
+def validate_against_data(
+    cfg: DictConfig,
+    num_classes: int,
+    imu_channels: int,
+    sessions_without_pose: Sequence[str] = (),
+) -> None:
+    """The config must describe the data that was actually read, and the scenario must not need
+    pose that IMU-only sessions lack."""
+    if sessions_without_pose and trains_sim_path(
+        OmegaConf.to_container(cfg.scenario, resolve=True)
+    ):
+        missing = list(sessions_without_pose)
+        named = ", ".join(missing[:5]) + (
+            f" ... ({len(missing)} in all)" if len(missing) > 5 else ""
+        )
+        raise ConfigError(
+            f"scenario={cfg.scenario.name} trains the simulated path from pose, but sessions "
+            f"{named} have no pose: use scenario=real_only (or give every session pose)"
+        )
     _require(
         cfg.data.n_classes == num_classes,
         "data.n_classes",
@@ -82,5 +104,6 @@ def validate_against_data(cfg: DictConfig, num_classes: int, imu_channels: int) 
     _require(
         cfg.data.imu_channels == imu_channels,
         "data.imu_channels",
-        f"is {cfg.data.imu_channels} but {cfg.data.sensor} has {imu_channels} channels",
+        f"is {cfg.data.imu_channels} but data.sensors={list(cfg.data.get('sensors', []))} hold "
+        f"{imu_channels} channels",
     )

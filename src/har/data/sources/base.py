@@ -12,7 +12,8 @@ itself — caching, normalisation, windowing and one-gather batching are one mec
 - ``read(ref)``: the aligned ``Session`` on the uniform ``rate_hz`` clock, or None when the files
   hold no usable data (reported, then skipped).
 
-Plus a description: ``class_names``, ``joint_names`` (the layout of ``Session.pose``), the
+Plus a description: ``class_names``, ``joint_names`` (the layout of ``Session.pose``; ``()``: the
+data set has no pose, every session is IMU-only), the
 ``torso`` joint pair whose length is the body scale, whether sessions are short labelled
 ``clips`` (one action each: windowed by ``har.data.clip_windows``) and whether the data set is
 ``pose_only`` (no IMU: ``Session.acc`` has zero columns and batches carry no ``"acc"``).
@@ -56,7 +57,7 @@ class SessionSource(Protocol):
     data_dir: Path
     cache_namespace: str  # folder under data.cache_dir
     class_names: tuple[str, ...]
-    joint_names: tuple[str, ...] | None  # None until split_refs() has looked at the files
+    joint_names: tuple[str, ...] | None  # None until split_refs() has looked; (): no pose
     torso: tuple[int, int]
     rate_hz: float
     clips: bool
@@ -119,6 +120,26 @@ def integers(values: Any, key: str) -> tuple[int, ...]:
     ):
         raise ConfigError(f"{key}={values!r} must be a list of integers")
     return tuple(int(v) for v in values)
+
+
+def stream_names(values: Any, key: str, known: Sequence[str] | None = None) -> tuple[str, ...]:
+    """``data.sensors`` / ``data.regress``: a non-empty list of distinct stream names (of
+    ``known`` when the data set's streams are fixed)."""
+    values = plain(values)
+    if isinstance(values, str):
+        values = [values]
+    if (
+        not isinstance(values, (list, tuple))
+        or not values
+        or not all(isinstance(v, str) for v in values)
+        or len(set(values)) != len(values)
+    ):
+        raise ConfigError(f"{key}={values!r} must be a non-empty list of distinct stream names")
+    if known is not None and (unknown := [v for v in values if v not in known]):
+        raise ConfigError(
+            f"{key} holds {', '.join(unknown)}: this data set's streams are {', '.join(known)}"
+        )
+    return tuple(values)
 
 
 def synthetic_settings(value: Any, types: Mapping[str, type]) -> dict[str, Any] | None:

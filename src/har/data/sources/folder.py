@@ -9,10 +9,15 @@ Layout::
 
 Arrays in each ``.npz``, all on ONE clock (resample pose and IMU to a common rate before export):
 
-    pose         (T, J, 3) float  joint positions, metres, in the pose frame: x right, y down,
-                                  z away from the camera (a Kinect's camera space needs
-                                  ``sources.kinect_to_pose_frame``); any joint layout
-    imu          (T, C) float     IMU samples (acc m/s², gyro rad/s); absent in pose-only data
+    pose         (T, J, 3) float  optional: joint positions, metres, in the pose frame: x right,
+                                  y down, z away from the camera (a Kinect's camera space needs
+                                  ``sources.kinect_to_pose_frame``); any joint layout. Absent in
+                                  IMU-only data: such sessions train the real path only
+                                  (scenario=real_only); a scenario that needs pose names them
+    imu          (T, C) float     IMU samples (acc m/s², gyro rad/s); absent in pose-only data.
+                                  Several streams may be stored as arrays of their own (e.g.
+                                  ``sw_l_acc``, ``sw_l_gyr``, (T, 3) each): ``data.sensors`` lists
+                                  the arrays read, concatenated in that order (default ``[imu]``)
     labels       (T,) int         class index per sample; -1 = unlabelled (windows centred there
                                   are left out)
     rate_hz      () float         sampling rate of the three arrays
@@ -41,7 +46,7 @@ import numpy as np
 
 from har.data.cache import atomic_write
 from har.data.datamodule import SessionDataModule
-from har.data.session import Session, interpolate
+from har.data.session import Session, resample
 from har.data.sources.base import (
     SPLIT_NAMES,
     SessionRef,
@@ -49,7 +54,7 @@ from har.data.sources.base import (
     plain,
     positive,
     require_nonempty,
-    uniform_clock,
+    stream_names,
 )
 from har.errors import ConfigError, DataError, reports_user_errors
 
@@ -63,28 +68,33 @@ def write_session(
     subject: str | int,
     session: str,
     *,
-    pose: np.ndarray,
     labels: np.ndarray,
     rate_hz: float,
     class_names: Sequence[str],
-    imu: np.ndarray | None = None,
+    pose: np.ndarray | None = None,
+    imu: np.ndarray | Mapping[str, np.ndarray] | None = None,
     joint_names: Sequence[str] | None = None,
     valid: np.ndarray | None = None,
 ) -> Path:
-    """Write ``<root>/<subject>/<session>.npz`` in the documented layout (atomically)."""
+    """Write ``<root>/<subject>/<session>.npz`` in the documented layout (atomically).
+
+    ``pose=None``: an IMU-only session. ``imu``: one array (stored as ``imu``) or named streams
+    ({"sw_l_acc": (T, 3), ...}, each stored under its name)."""
     arrays: dict[str, Any] = {
-        "pose": np.asarray(pose, dtype=np.float32),
         "labels": np.asarray(labels, dtype=np.int64),
         "rate_hz": np.float64(rate_hz),
         "class_names": np.asarray(list(class_names), dtype=str),
     }
-    if imu is not None:
-        arrays["imu"] = np.asarray(imu, dtype=np.float32)
+    if pose is not None:
+        arrays["pose"] = np.asarray(pose, dtype=np.float32)
+    streams = {} if imu is None else imu if isinstance(imu, Mapping) else {"imu": imu}
+    for name, values in streams.items():
+        arrays[name] = np.asarray(values, dtype=np.float32)
     if joint_names is not None:
         arrays["joint_names"] = np.asarray(list(joint_names), dtype=str)
     if valid is not None:
         arrays["valid"] = np.asarray(valid, dtype=bool)
-    _check_arrays(arrays, f"{subject}/{session}")
+    _check_arrays(arrays, f"{subject}/{session}", tuple(streams))
     path = Path(root) / str(subject) / f"{session}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda out: np.savez(out, **arrays))
@@ -99,26 +109,43 @@ def export(datamodule: SessionDataModule, out_dir: str | Path) -> Path:
     for split, group in datamodule.sessions.items():
         splits[split] = []
         for s in group:
+            name = s.workout.rsplit("/", 1)[-1]  # a folder session is named "<subject>/<session>"
             write_session(
-                out, s.participant, s.workout, pose=s.pose, labels=s.labels, rate_hz=s.rate_hz,
-                class_names=datamodule.class_names, imu=None if datamodule.pose_only else s.acc,
-                joint_names=datamodule.source.joint_names, valid=s.valid,
+                out, s.participant, name, pose=s.pose if s.pose.shape[1] else None,
+                labels=s.labels, rate_hz=s.rate_hz, class_names=datamodule.class_names,
+                imu=None if datamodule.pose_only else exported_streams(datamodule, s.acc),
+                joint_names=datamodule.source.joint_names or None, valid=s.valid,
             )  # fmt: skip
-            splits[split].append(f"{s.participant}/{s.workout}")
+            splits[split].append(f"{s.participant}/{name}")
     (out / SPLITS_FILE).write_text(json.dumps(splits, indent=2) + "\n")
     return out
 
 
-def _check_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
-    pose, labels = arrays["pose"], arrays["labels"]
+def exported_streams(datamodule: SessionDataModule, acc: np.ndarray) -> np.ndarray | dict:
+    """One stream is exported as ``imu`` (read by data=folder's defaults); several, each 3-axis,
+    under their own names (read with ``data.sensors=[...]`` listing them)."""
+    sensors = list(getattr(datamodule, "sensors", ()))
+    if len(sensors) < 2 or acc.shape[1] != 3 * len(sensors):
+        return acc
+    return {name: acc[:, 3 * i : 3 * i + 3] for i, name in enumerate(sensors)}
+
+
+def _check_arrays(
+    arrays: Mapping[str, np.ndarray], where: str, streams: Sequence[str] = ("imu",)
+) -> None:
+    labels = arrays["labels"]
     n = len(labels)
     problems = []
-    if pose.ndim != 3 or pose.shape[2] != 3 or len(pose) != n:
+    pose = arrays.get("pose")
+    if pose is not None and (pose.ndim != 3 or pose.shape[2] != 3 or len(pose) != n):
         problems.append(f"pose has shape {pose.shape}, expected (T={n}, J, 3)")
     if labels.ndim != 1 or n < 2:
         problems.append(f"labels has shape {labels.shape}, expected (T,) with T >= 2")
-    if "imu" in arrays and (arrays["imu"].ndim != 2 or len(arrays["imu"]) != n):
-        problems.append(f"imu has shape {arrays['imu'].shape}, expected (T={n}, C)")
+    for name in streams:
+        if name in arrays and (arrays[name].ndim != 2 or len(arrays[name]) != n):
+            problems.append(f"{name} has shape {arrays[name].shape}, expected (T={n}, C)")
+    if pose is None and not any(name in arrays for name in streams):
+        problems.append(f"neither pose nor an IMU stream ({', '.join(streams)}) is present")
     if "valid" in arrays and arrays["valid"].shape != (n,):
         problems.append(f"valid has shape {arrays['valid'].shape}, expected ({n},)")
     if len(labels) and not (labels.min() >= -1 and labels.max() < len(arrays["class_names"])):
@@ -138,6 +165,7 @@ class FolderSource:
 
     data_dir: Path
     rate_hz: float
+    sensors: tuple[str, ...]  # the arrays holding IMU streams, concatenated in this order
     imu_columns: tuple[int, ...] | None
     pose_only: bool
     torso: tuple[int, int]
@@ -157,7 +185,8 @@ class FolderSource:
             "rate_hz": self.rate_hz,
             "imu_columns": columns,
             "pose_only": self.pose_only,
-        }
+            **({} if self.sensors == ("imu",) else {"sensors": list(self.sensors)}),
+        }  # (the default sensors add no key: cache entries from before data.sensors stay valid)
 
     def split_refs(self) -> dict[str, list[SessionRef]]:
         if not self.data_dir.is_dir():
@@ -175,36 +204,40 @@ class FolderSource:
         for split, names in chosen.items():
             refs[split], self.skipped[split] = [], []
             for name in names:
-                if not self.pose_only and "imu" not in np.load(files[name]).files:
+                with np.load(files[name]) as content:
+                    stored = set(content.files)
+                needed = {"pose"} if self.pose_only else set(self.sensors)
+                if not needed <= stored:
                     self.skipped[split].append(name)
                     continue
                 refs[split].append(SessionRef(name, name.split("/")[0], (files[name],)))
         if skipped := [n for names in self.skipped.values() for n in names]:
-            log.warning("skipped sessions without an imu array: %s", ", ".join(skipped))
+            wanted = "pose" if self.pose_only else " and ".join(self.sensors)
+            log.warning("skipped sessions without %s: %s", wanted, ", ".join(skipped))
         require_nonempty(refs, self.data_dir, "set data.train/val/test or splits.json")
         return refs
 
     def _read_metadata(self, files: Mapping[str, Path]) -> None:
-        first = None
+        """class_names (the same in every file) and the joint layout (the same in every file
+        that has pose; () when none has: IMU-only data)."""
+        first: dict[str, tuple[str, tuple[str, ...]]] = {}  # what -> (file, value) seen first
         for name, path in files.items():
             with np.load(path) as content:
-                meta = (
-                    tuple(str(c) for c in content["class_names"]),
-                    tuple(str(j) for j in content["joint_names"]) if "joint_names" in content.files else None,
-                )  # fmt: skip
-            if first is None:
-                first = (name, meta)
-            elif meta != first[1]:
-                raise DataError(
-                    f"{path}: class_names/joint_names differ from {first[0]}'s: every file must list the same"
-                )
-        assert first is not None
-        self.class_names = first[1][0]
-        if first[1][1] is not None:
-            self.joint_names = first[1][1]
-        else:
-            with np.load(files[first[0]]) as content:
-                self.joint_names = tuple(f"joint_{j}" for j in range(content["pose"].shape[1]))
+                meta = {"class_names": tuple(str(c) for c in content["class_names"])}
+                if "joint_names" in content.files:
+                    meta["joint_names"] = tuple(str(j) for j in content["joint_names"])
+                elif "pose" in content.files:
+                    meta["joint_names"] = tuple(
+                        f"joint_{j}" for j in range(content["pose"].shape[1])
+                    )
+            for what, value in meta.items():
+                seen = first.setdefault(what, (name, value))
+                if value != seen[1]:
+                    raise DataError(
+                        f"{path}: {what} differ from {seen[0]}'s: every file must list the same"
+                    )
+        self.class_names = first["class_names"][1]
+        self.joint_names = first.get("joint_names", ("", ()))[1]
 
     def _resolve_splits(self, files: Mapping[str, Path]) -> dict[str, list[str]]:
         given = dict(self.splits)
@@ -237,12 +270,15 @@ class FolderSource:
     def read(self, ref: SessionRef) -> Session:
         with np.load(ref.files[0]) as content:
             arrays = {key: content[key] for key in content.files}
-        _check_arrays(arrays, str(ref.files[0]))
-        pose = arrays["pose"].astype(np.float64)
-        imu = arrays.get("imu", np.zeros((len(pose), 0)))
+        _check_arrays(arrays, str(ref.files[0]), self.sensors)
+        n = len(arrays["labels"])
+        # No pose (an IMU-only session): zero joints, which the DataModule reads as "no pose".
+        pose = arrays.get("pose", np.zeros((n, 0, 3))).astype(np.float64)
         if self.pose_only:
-            imu = np.zeros((len(pose), 0))
-        elif self.imu_columns is not None:
+            imu = np.zeros((n, 0))
+        else:
+            imu = np.concatenate([arrays[name] for name in self.sensors], axis=1)
+        if not self.pose_only and self.imu_columns is not None:
             if max(self.imu_columns) >= imu.shape[1]:
                 raise ConfigError(
                     f"data.imu_columns={list(self.imu_columns)} but {ref.files[0]} has {imu.shape[1]} IMU columns"
@@ -252,7 +288,7 @@ class FolderSource:
         valid = arrays.get("valid", np.ones(len(labels), bool)).astype(bool)
         rate = float(arrays["rate_hz"])
         if abs(rate - self.rate_hz) > 1e-9:
-            pose, imu, labels, valid = _resample(
+            pose, imu, labels, valid = resample(
                 pose, imu.astype(np.float64), labels, valid, rate, self.rate_hz
             )
         valid = valid & np.all(np.isfinite(pose), axis=(1, 2)) & np.all(np.isfinite(imu), axis=1)
@@ -269,31 +305,6 @@ class FolderSource:
         )
 
 
-def _resample(
-    pose: np.ndarray,
-    imu: np.ndarray,
-    labels: np.ndarray,
-    valid: np.ndarray,
-    rate: float,
-    target: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Everything onto ``target`` Hz: linear for signals, nearest sample for labels; a new sample
-    is valid when both old samples around it are."""
-    t = np.arange(len(labels)) / rate
-    clock = uniform_clock(t[-1], target)
-    pose_flat, _ = interpolate(clock, t, pose.reshape(len(pose), -1))
-    imu_new, _ = interpolate(clock, t, imu) if imu.shape[1] else (np.zeros((len(clock), 0)), None)
-    nearest = np.clip(np.rint(clock * rate).astype(np.int64), 0, len(labels) - 1)
-    left = np.clip(np.floor(clock * rate).astype(np.int64), 0, len(labels) - 1)
-    right = np.clip(left + 1, 0, len(labels) - 1)
-    return (
-        pose_flat.reshape(len(clock), -1, 3),
-        imu_new,
-        labels[nearest],
-        valid[left] & valid[right],
-    )
-
-
 class FolderDataModule(SessionDataModule):
     """Constructor arguments are exactly the keys of ``conf/data/folder.yaml`` (less ``_target_``)."""
 
@@ -302,7 +313,8 @@ class FolderDataModule(SessionDataModule):
         data_dir: str | Path,
         dataset_name: str = "folder",
         cache_dir: str | Path | None = None,
-        sensor: str = "imu",
+        sensors: Sequence[str] = ("imu",),
+        regress: Sequence[str] = ("imu",),
         imu_channels: int = 3,
         imu_columns: Sequence[int] | None = None,
         pose_only: bool = False,
@@ -320,7 +332,9 @@ class FolderDataModule(SessionDataModule):
         test: Sequence[str | int] | None = None,
     ) -> None:
         del n_classes  # a claim, checked against the files' class_names by the trial
-        self.dataset_name, self.sensor = dataset_name, sensor
+        self.dataset_name = dataset_name
+        self.sensors = stream_names(sensors, "data.sensors")
+        stream_names(regress, "data.regress")  # R's output streams (used by the model config)
         torso = integers(torso_joints, "data.torso_joints")
         if len(torso) != 2:
             raise ConfigError(f"data.torso_joints={list(torso)}: give two joints (e.g. hip, neck)")
@@ -328,6 +342,7 @@ class FolderDataModule(SessionDataModule):
         source = FolderSource(
             data_dir=Path(data_dir).expanduser().resolve(),
             rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
+            sensors=self.sensors,
             imu_columns=None if columns is None else integers(columns, "data.imu_columns"),
             pose_only=bool(pose_only),
             torso=(torso[0], torso[1]),
@@ -359,8 +374,10 @@ def main(argv: list[str] | None = None) -> int:
 
     datamodule = instantiate(compose(argv[1:]).data, _recursive_=False)
     out = export(datamodule, argv[0])
+    sensors = list(getattr(datamodule, "sensors", ()))
+    streams = f" data.sensors=[{','.join(sensors)}]" if len(sensors) > 1 else ""
     print(
-        f"{out}: {sum(len(s) for s in datamodule.sessions.values())} sessions; train with data=folder data.data_dir={out}"
+        f"{out}: {sum(len(s) for s in datamodule.sessions.values())} sessions; train with data=folder data.data_dir={out}{streams}"
     )
     return 0
 

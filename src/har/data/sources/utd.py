@@ -43,6 +43,7 @@ from har.data.sources.base import (
     plain,
     positive,
     require_nonempty,
+    stream_names,
     synthetic_settings,
     uniform_clock,
 )
@@ -76,7 +77,7 @@ SUBJECTS, TRIALS = tuple(range(1, 9)), tuple(range(1, 5))
 KNOWN_MISSING = frozenset({(8, 1, 4), (23, 6, 4), (27, 8, 4)})  # (action, subject, trial)
 INERTIAL_HZ = 50.0
 G = 9.80665
-SENSOR_COLUMNS = {"acc": (0, 1, 2), "gyr": (3, 4, 5), "acc_gyr": (0, 1, 2, 3, 4, 5)}
+SENSOR_COLUMNS = {"acc": (0, 1, 2), "gyr": (3, 4, 5)}  # data.sensors: columns of d_iner
 FILE_PATTERN = re.compile(r"^a(\d+)_s(\d+)_t(\d+)_(inertial|skeleton)\.mat$", re.IGNORECASE)
 ClipId = tuple[int, int, int]
 
@@ -217,7 +218,7 @@ class UTDSource(GeneratedOnRequest):
 
     data_dir: Path
     synthetic: dict[str, int] | None
-    sensor: str
+    sensors: tuple[str, ...]
     units: str
     actions: tuple[int, ...]
     rate_hz: float
@@ -232,7 +233,10 @@ class UTDSource(GeneratedOnRequest):
         return {
             "reader": "utd",
             "format": 1,
-            "sensor": self.sensor,
+            # The first format's names, so existing cache entries stay valid.
+            "sensor": "_".join(self.sensors)
+            if len(self.sensors) == 1 or self.sensors == ("acc", "gyr")
+            else list(self.sensors),
             "units": self.units,
             "rate_hz": self.rate_hz,
             "actions": list(self.actions),  # the label of a clip is its action's position here
@@ -285,7 +289,7 @@ class UTDSource(GeneratedOnRequest):
             inertial,
             skeleton,
             self.rate_hz,
-            SENSOR_COLUMNS[self.sensor],
+            [column for name in self.sensors for column in SENSOR_COLUMNS[name]],
             self.units,
         )
 
@@ -319,7 +323,8 @@ class UTDDataModule(SessionDataModule):
         dataset_name: str = "utd-mhad",
         cache_dir: str | Path | None = None,
         synthetic: Mapping[str, Any] | None = None,
-        sensor: str = "acc",
+        sensors: Sequence[str] = ("acc",),
+        regress: Sequence[str] = ("acc",),
         units: str = "si",
         imu_channels: int = 3,
         actions: str | Sequence[int] = "wrist",
@@ -338,7 +343,8 @@ class UTDDataModule(SessionDataModule):
     ) -> None:
         del n_classes  # a claim, checked against the selected actions by the trial
         self.dataset_name = dataset_name
-        self.sensor = choice(sensor, "data.sensor", tuple(SENSOR_COLUMNS))
+        self.sensors = stream_names(sensors, "data.sensors", tuple(SENSOR_COLUMNS))
+        stream_names(regress, "data.regress", tuple(SENSOR_COLUMNS))  # R's output (model config)
         subjects = {
             split: integers(listed, f"data.{split}_subjects")
             for split, listed in zip(SPLIT_NAMES, (train_subjects, val_subjects, test_subjects), strict=True)
@@ -352,7 +358,7 @@ class UTDDataModule(SessionDataModule):
         source = UTDSource(
             data_dir=Path(data_dir).expanduser().resolve(),
             synthetic=synthetic_settings(synthetic, {"subjects": int, "trials": int, "seed": int}),
-            sensor=self.sensor,
+            sensors=self.sensors,
             units=choice(units, "data.units", ("si", "raw")),
             actions=actions_,
             rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),

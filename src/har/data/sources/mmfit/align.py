@@ -3,7 +3,9 @@
 MM-Fit has two clocks: video frames (30 fps, absolute frame numbers, no timestamps) and the IMU's
 milliseconds. Every IMU row also carries the frame number shown when it was logged, which is the
 only bridge between them. We estimate the time of every video frame from those rows, then
-resample both streams by linear interpolation onto ``rate_hz`` over the span both cover.
+resample both streams by linear interpolation onto ``rate_hz`` over the span both cover. Further
+IMU streams (``data.sensors``) are interpolated from their own timestamps onto the same clock, over
+the span every stream covers; a hole in any stream invalidates the sample.
 ``frame / 100`` as time, or repeating frames (sample-and-hold), would be wrong.
 """
 
@@ -16,7 +18,7 @@ import numpy as np
 
 from har.data.session import MAX_GAP_S, Session, interpolate
 from har.data.sources.mmfit.format import NON_ACTIVITY
-from har.data.sources.mmfit.reader import Recording
+from har.data.sources.mmfit.reader import ImuRows, Recording
 from har.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,9 @@ def align(
     if len(imu_t) < 2:
         raise DataError(f"{imu_path} has fewer than two finite rows: replace the file")
 
-    start, end = max(pose_t[0], imu_t[0]), min(pose_t[-1], imu_t[-1])
+    more = [_clean_more(rows, report) for rows in rec.more_imu]  # further streams, own clocks
+    start = max(pose_t[0], imu_t[0], *(t[0] for t, _ in more))
+    end = min(pose_t[-1], imu_t[-1], *(t[-1] for t, _ in more))
     if end <= start:
         raise DataError(
             f"{imu_path} ({imu_t[0]:.0f}..{imu_t[-1]:.0f} ms) and {rec.files[0]} "
@@ -61,6 +65,9 @@ def align(
     clock = start + np.arange(int(np.floor((end - start) / period_ms + 1e-9)) + 1) * period_ms
 
     acc, imu_span = interpolate(clock, imu_t, imu)
+    for t, values in more:  # each on the common clock like the primary stream
+        resampled, span = interpolate(clock, t, values)
+        acc, imu_span = np.hstack([acc, resampled]), np.maximum(imu_span, span)
     pose_flat, pose_span = interpolate(clock, pose_t, pose.reshape(len(pose), -1))
     max_gap_ms = max_gap_s * 1000.0
     imu_hole, pose_hole = imu_span > max_gap_ms, pose_span > max_gap_ms
@@ -112,6 +119,17 @@ def _clean_imu(
     )
     keep = ~repeat
     return t[keep], frames[keep], values[keep]
+
+
+def _clean_more(rows: ImuRows, report: dict) -> tuple[np.ndarray, np.ndarray]:
+    """A further stream sorted by time, one row per timestamp, finite values only."""
+    order = np.argsort(rows.time_ms, kind="stable")
+    t, values = rows.time_ms[order], rows.values[order]
+    keep = np.concatenate([[True], t[1:] != t[:-1]]) & np.all(np.isfinite(values), axis=1)
+    report[f"{rows.path.stem}_rows_dropped"] = int((~keep).sum())
+    if keep.sum() < 2:
+        raise DataError(f"{rows.path} has fewer than two finite rows: replace the file")
+    return t[keep], values[keep]
 
 
 def _rows_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:

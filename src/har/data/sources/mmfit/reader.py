@@ -1,4 +1,8 @@
-"""Reader for one MM-Fit workout as published: pose_3d, one IMU stream and the labels CSV.
+"""Reader for one MM-Fit workout as published: pose_3d, its IMU streams and the labels CSV.
+
+The first stream of ``data.sensors`` is the primary one: its rows' frame numbers time the video
+frames. Further streams (``wXX_sw_l_gyr.npy``, the other wrist, ...) carry their own timestamps
+and are put on the same clock by ``align``.
 
 The reader only checks and unpacks the raw files; putting pose and IMU on one clock is
 ``har.data.sources.mmfit.align``'s job. Every problem a user can fix is a one-line ``DataError`` naming the file.
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -39,11 +44,21 @@ class WorkoutFiles:
     """The raw files one aligned session is built from (their identity keys the cache)."""
 
     pose_3d: Path
-    imu: Path
+    imu: Path  # the primary stream
     labels: Path
+    more_imu: tuple[Path, ...] = ()  # further streams, in data.sensors order
 
     def all(self) -> tuple[Path, ...]:
-        return (self.pose_3d, self.imu, self.labels)
+        return (self.pose_3d, self.imu, self.labels, *self.more_imu)
+
+
+@dataclass(frozen=True)
+class ImuRows:
+    """A further IMU stream on its own clock (its frame column is not needed)."""
+
+    time_ms: np.ndarray  # (N,) float64, finite
+    values: np.ndarray  # (N, 3) float64
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -62,9 +77,12 @@ class Recording:
     # Rows/frames whose frame number or timestamp is NaN/inf cannot be placed in time at all; the
     # reader drops them and align reports the counts beside its own.
     dropped: dict[str, int] = field(default_factory=dict)
+    more_imu: tuple[ImuRows, ...] = ()  # further streams, concatenated after imu by align
 
 
-def workout_files(root: Path, workout: str, sensor: str = "sw_l_acc") -> WorkoutFiles:
+def workout_files(
+    root: Path, workout: str, sensor: str | Sequence[str] = "sw_l_acc"
+) -> WorkoutFiles:
     """Paths of the files ``read_workout`` reads; raises if the root or workout folder is missing."""
     root = Path(root)
     if not root.is_dir():
@@ -74,10 +92,12 @@ def workout_files(root: Path, workout: str, sensor: str = "sw_l_acc") -> Workout
         raise DataError(
             f"workout folder {folder} does not exist: remove {workout} from the data split or {_FIX_ROOT}"
         )
+    first, *more = [sensor] if isinstance(sensor, str) else sensor
     return WorkoutFiles(
         pose_3d=folder / file_name(workout, "pose_3d"),
-        imu=folder / file_name(workout, sensor),
+        imu=folder / file_name(workout, first),
         labels=folder / file_name(workout, "labels", "csv"),
+        more_imu=tuple(folder / file_name(workout, stream) for stream in more),
     )
 
 
@@ -86,13 +106,14 @@ def require_files(files: WorkoutFiles) -> None:
     for path in files.all():
         if not path.is_file():
             raise DataError(
-                f"{path} is missing: choose another data.sensor, drop {path.parent.name} from the "
+                f"{path} is missing: choose other data.sensors, drop {path.parent.name} from the "
                 f"split, or {_FIX_ROOT}"
             )
 
 
-def read_workout(root: Path, workout: str, sensor: str = "sw_l_acc") -> Recording:
-    """Read ``<root>/<workout>/`` : ``wXX_pose_3d.npy``, ``wXX_<sensor>.npy``, ``wXX_labels.csv``."""
+def read_workout(root: Path, workout: str, sensor: str | Sequence[str] = "sw_l_acc") -> Recording:
+    """Read ``<root>/<workout>/`` : ``wXX_pose_3d.npy``, ``wXX_<sensor>.npy`` (each stream),
+    ``wXX_labels.csv``."""
     files = workout_files(root, workout, sensor)
     require_files(files)
     pose = _load_npy(files.pose_3d)
@@ -106,12 +127,7 @@ def read_workout(root: Path, workout: str, sensor: str = "sw_l_acc") -> Recordin
             f"{files.pose_3d} has shape {pose.shape}, expected (3, N, {NUM_POSE_JOINTS + 1}) "
             "(xyz, frames, [frame number, 17 joints]): replace it with the published file"
         )
-    imu = _load_npy(files.imu)
-    if imu.ndim != 2 or imu.shape[1] != IMU_COLUMNS or imu.shape[0] == 0:
-        raise DataError(
-            f"{files.imu} has shape {imu.shape}, expected (N, {IMU_COLUMNS}) "
-            "(frame, timestamp_ms, x, y, z): choose an acc/gyr/mag stream as data.sensor"
-        )
+    imu = _load_imu(files.imu)
     pose_placed = np.isfinite(pose[0, :, 0])
     imu_placed = np.isfinite(imu[:, 0]) & np.isfinite(imu[:, 1])
     pose, imu = pose[:, pose_placed], imu[imu_placed]
@@ -140,7 +156,27 @@ def read_workout(root: Path, workout: str, sensor: str = "sw_l_acc") -> Recordin
             "pose_frames_without_frame_number": int((~pose_placed).sum()),
             "imu_rows_without_frame_or_time": int((~imu_placed).sum()),
         },
+        more_imu=tuple(_more_rows(path) for path in files.more_imu),
     )
+
+
+def _load_imu(path: Path) -> np.ndarray:
+    imu = _load_npy(path)
+    if imu.ndim != 2 or imu.shape[1] != IMU_COLUMNS or imu.shape[0] == 0:
+        raise DataError(
+            f"{path} has shape {imu.shape}, expected (N, {IMU_COLUMNS}) "
+            "(frame, timestamp_ms, x, y, z): choose acc/gyr/mag streams as data.sensors"
+        )
+    return imu
+
+
+def _more_rows(path: Path) -> ImuRows:
+    """A further stream's rows that can be placed in time (finite timestamp)."""
+    imu = _load_imu(path)
+    placed = imu[np.isfinite(imu[:, 1])]
+    if len(placed) < 2:
+        raise DataError(f"{path} has fewer than two rows with a finite timestamp: replace the file")
+    return ImuRows(placed[:, 1].astype(np.float64), placed[:, 2:].astype(np.float64), path)
 
 
 def read_labels(path: Path, frame_range: tuple[int, int]) -> list[Segment]:

@@ -21,6 +21,7 @@ from har.data.sources.base import (
     choice,
     plain,
     positive,
+    stream_names,
     synthetic_settings,
 )
 from har.data.sources.mmfit import reader as mmfit
@@ -43,7 +44,7 @@ class MMFitSource(GeneratedOnRequest):
     pose_only: ClassVar[bool] = False
 
     data_dir: Path
-    sensor: str
+    sensors: tuple[str, ...]
     rate_hz: float
     synthetic: dict[str, Any] | None
     workouts: dict[str, tuple[str, ...]]
@@ -55,7 +56,8 @@ class MMFitSource(GeneratedOnRequest):
         # is added only when set (it moves the pose, so it must key the cache).
         settings = {
             "reader": "mmfit",
-            "sensor": self.sensor,
+            # One stream keeps the first format's value, so existing cache entries stay valid.
+            "sensor": self.sensors[0] if len(self.sensors) == 1 else list(self.sensors),
             "rate_hz": self.rate_hz,
             "max_gap_s": MAX_GAP_S,
         }
@@ -67,8 +69,8 @@ class MMFitSource(GeneratedOnRequest):
         for split, workouts in self.workouts.items():
             refs[split] = []
             for workout in workouts:
-                files = mmfit.workout_files(self.data_dir, workout, self.sensor)
-                if not files.imu.is_file():
+                files = mmfit.workout_files(self.data_dir, workout, self.sensors)
+                if not all(path.is_file() for path in (files.imu, *files.more_imu)):
                     self.skipped[split].append(workout)
                     continue
                 mmfit.require_files(files)
@@ -78,19 +80,19 @@ class MMFitSource(GeneratedOnRequest):
         if any(self.skipped.values()):
             log.warning(
                 "skipped workouts without a %s file: %s",
-                self.sensor,
+                " or ".join(self.sensors),
                 ", ".join(f"{w} ({split})" for split, ws in self.skipped.items() for w in ws),
             )
         for split, listed in refs.items():
             if not listed:
                 raise DataError(
                     f"split {split!r} has no usable workout in {self.data_dir} (listed: {', '.join(self.workouts[split])}): "
-                    f"set data.{split}_workouts or data.sensor"
+                    f"set data.{split}_workouts or data.sensors"
                 )
         return refs
 
     def read(self, ref: SessionRef) -> Session:
-        recording = mmfit.read_workout(self.data_dir, ref.name, self.sensor)
+        recording = mmfit.read_workout(self.data_dir, ref.name, self.sensors)
         return align(recording, self.rate_hz, pose_lag_ms=self.pose_lag_ms)
 
 
@@ -105,7 +107,8 @@ class MMFitDataModule(SessionDataModule):
         synthetic: Mapping[str, Any] | None = None,
         twin: str | None = None,
         pose_lag_ms: float = 0.0,
-        sensor: str = "sw_l_acc",
+        sensors: Sequence[str] = ("sw_l_acc",),
+        regress: Sequence[str] = ("sw_l_acc",),
         imu_channels: int = 3,
         n_classes: int = len(CLASS_NAMES),
         joints: Sequence[int] = (14, 15, 16),
@@ -124,13 +127,14 @@ class MMFitDataModule(SessionDataModule):
     ) -> None:
         del n_classes  # a claim, checked against the labels by the trial
         self.dataset_name = dataset_name  # informational
-        self.sensor = sensor
+        self.sensors = stream_names(sensors, "data.sensors")
+        stream_names(regress, "data.regress")  # (used by the model config: R's output streams)
         self.workouts = resolve_splits(
             split, plain(train_workouts), plain(val_workouts), plain(test_workouts)
         )
         source = MMFitSource(
             data_dir=Path(data_dir).expanduser().resolve(),
-            sensor=sensor,
+            sensors=self.sensors,
             rate_hz=positive(sampling_rate_hz, "data.sampling_rate_hz"),
             synthetic=twin_settings(synthetic, twin),
             workouts=self.workouts,
