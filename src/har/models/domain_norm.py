@@ -15,6 +15,7 @@ wrong statistics. ``mode`` (``model.feature_extractor.domain_norm``) says what t
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 DOMAINS = ("real", "sim")
@@ -38,10 +39,14 @@ class DomainBatchNorm1d(nn.Module):
             self.weight = nn.Parameter(torch.ones(num_features))
             self.bias = nn.Parameter(torch.zeros(num_features))
 
-    def forward(self, x: Tensor, domain: str = "real") -> Tensor:
-        if self.mode == "shared":
-            return self.norm(x)
-        out = self.norms[domain](x)
-        if self.mode == "separate":
+    def forward(self, x: Tensor, domain: str = "real", track: bool = True) -> Tensor:
+        """``track=False`` (a side pass, e.g. for a loss term on windows the main pass already saw):
+        in training, normalise with the batch's statistics without updating the running ones."""
+        norm = self.norm if self.mode == "shared" else self.norms[domain]
+        if track or not self.training:
+            out = norm(x)
+        else:
+            out = F.batch_norm(x, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
+        if self.mode != "shared_affine":
             return out
         return out * self.weight[:, None] + self.bias[:, None]

@@ -20,9 +20,9 @@ class _ConvBlock(nn.Module):
         self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
         self.drop = nn.Dropout(drop)
 
-    def forward(self, x: Tensor, domain: str, dropout: bool) -> Tensor:
-        x = self.pool(torch.relu(self.norm(self.conv(x), domain)))
-        return self.drop(x) if dropout else x
+    def forward(self, x: Tensor, domain: str, side_pass: bool) -> Tensor:
+        x = self.pool(torch.relu(self.norm(self.conv(x), domain, track=not side_pass)))
+        return x if side_pass else self.drop(x)
 
 
 class FeatureExtractor(nn.Module):
@@ -73,13 +73,14 @@ class FeatureExtractor(nn.Module):
         self.dense = nn.Sequential(*dense)
         self.out_features = width
 
-    def forward(self, x: Tensor, domain: str = "real", dropout: bool = True) -> Tensor:
-        """(B, C, T) -> (B, D). ``dropout=False`` skips every dropout layer (in training too): the
-        similarity term compares real and simulated features of the same windows, which two
-        independent dropout masks would keep apart for ever."""
+    def forward(self, x: Tensor, domain: str = "real", side_pass: bool = False) -> Tensor:
+        """(B, C, T) -> (B, D). ``side_pass=True`` (the similarity term's features of windows the
+        main pass already saw) skips every dropout layer, since two independent masks would keep
+        real and simulated features apart for ever, and leaves BatchNorm's running statistics
+        alone, so each window counts once in them."""
         for block in self.blocks:
-            x = block(x, domain, dropout)
+            x = block(x, domain, side_pass)
         x = x.mean(dim=-1)
         for layer in self.dense:
-            x = x if isinstance(layer, nn.Dropout) and not dropout else layer(x)
+            x = x if isinstance(layer, nn.Dropout) and side_pass else layer(x)
         return x

@@ -253,13 +253,13 @@ class JointHARModule(pl.LightningModule):
         return loss
 
     def _similarity(self, acc: Tensor, sim_acc: Tensor) -> Tensor:
-        """Distance of real and simulated features of the same windows, without dropout (two
-        masks would keep them apart for ever), the side ``similarity_target`` names held still."""
+        """Distance of real and simulated features of the same windows (side passes of F: no
+        dropout, running statistics untouched), the side ``similarity_target`` names held still."""
         target = self.scenario["similarity_target"]
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "real"):
-            h_real = self.feature_extractor(acc, domain="real", dropout=False)
+            h_real = self.feature_extractor(acc, domain="real", side_pass=True)
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "sim"):
-            h_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim", dropout=False)
+            h_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim", side_pass=True)
         return feature_similarity_loss(h_real, h_sim, self.scenario["similarity"])
 
     def _secondary_term(
