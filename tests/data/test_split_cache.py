@@ -99,7 +99,7 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, caplog):
     assert loaded["acc"] is None and np.array_equal(loaded["pose"], arrays["pose"])
     manifest = tmp_path / "k" / split_cache.MANIFEST
     content = json.loads(manifest.read_text())
-    content["arrays"]["pose"]["shape"] = [3, 2]
+    content["manifest"]["arrays"]["pose"]["shape"] = [3, 2]  # a hand edit: fails its checksum
     manifest.write_text(json.dumps(content))
     with caplog.at_level(logging.WARNING):
         assert cache.load("k") is None

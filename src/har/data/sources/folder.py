@@ -51,6 +51,12 @@ from har.data.sources.base import (
     require_nonempty,
     uniform_clock,
 )
+from har.data.sources.session_file import (
+    array_names,
+    check_session_arrays,
+    layout_names,
+    read_session_arrays,
+)
 from har.errors import ConfigError, DataError, reports_user_errors
 
 log = logging.getLogger(__name__)
@@ -84,7 +90,7 @@ def write_session(
         arrays["joint_names"] = np.asarray(list(joint_names), dtype=str)
     if valid is not None:
         arrays["valid"] = np.asarray(valid, dtype=bool)
-    _check_arrays(arrays, f"{subject}/{session}")
+    check_session_arrays(arrays, f"{subject}/{session}")
     path = Path(root) / str(subject) / f"{session}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda out: np.savez(out, **arrays))
@@ -107,28 +113,6 @@ def export(datamodule: SessionDataModule, out_dir: str | Path) -> Path:
             splits[split].append(f"{s.participant}/{s.workout}")
     (out / SPLITS_FILE).write_text(json.dumps(splits, indent=2) + "\n")
     return out
-
-
-def _check_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
-    pose, labels = arrays["pose"], arrays["labels"]
-    n = len(labels)
-    problems = []
-    if pose.ndim != 3 or pose.shape[2] != 3 or len(pose) != n:
-        problems.append(f"pose has shape {pose.shape}, expected (T={n}, J, 3)")
-    if labels.ndim != 1 or n < 2:
-        problems.append(f"labels has shape {labels.shape}, expected (T,) with T >= 2")
-    if "imu" in arrays and (arrays["imu"].ndim != 2 or len(arrays["imu"]) != n):
-        problems.append(f"imu has shape {arrays['imu'].shape}, expected (T={n}, C)")
-    if "valid" in arrays and arrays["valid"].shape != (n,):
-        problems.append(f"valid has shape {arrays['valid'].shape}, expected ({n},)")
-    if len(labels) and not (labels.min() >= -1 and labels.max() < len(arrays["class_names"])):
-        problems.append(
-            f"labels lie in {labels.min()}..{labels.max()}, expected -1..{len(arrays['class_names']) - 1}"
-        )
-    if not float(arrays["rate_hz"]) > 0:
-        problems.append(f"rate_hz is {arrays['rate_hz']}")
-    if problems:
-        raise DataError(f"{where}: {'; '.join(problems)} (layout: har.data.sources.folder)")
 
 
 @dataclass
@@ -175,7 +159,7 @@ class FolderSource:
         for split, names in chosen.items():
             refs[split], self.skipped[split] = [], []
             for name in names:
-                if not self.pose_only and "imu" not in np.load(files[name]).files:
+                if not self.pose_only and "imu" not in array_names(files[name]):
                     self.skipped[split].append(name)
                     continue
                 refs[split].append(SessionRef(name, name.split("/")[0], (files[name],)))
@@ -187,11 +171,7 @@ class FolderSource:
     def _read_metadata(self, files: Mapping[str, Path]) -> None:
         first = None
         for name, path in files.items():
-            with np.load(path) as content:
-                meta = (
-                    tuple(str(c) for c in content["class_names"]),
-                    tuple(str(j) for j in content["joint_names"]) if "joint_names" in content.files else None,
-                )  # fmt: skip
+            meta = layout_names(path)
             if first is None:
                 first = (name, meta)
             elif meta != first[1]:
@@ -203,8 +183,9 @@ class FolderSource:
         if first[1][1] is not None:
             self.joint_names = first[1][1]
         else:
-            with np.load(files[first[0]]) as content:
-                self.joint_names = tuple(f"joint_{j}" for j in range(content["pose"].shape[1]))
+            pose = read_session_arrays(files[first[0]], ("pose",)).get("pose")
+            if pose is not None and pose.ndim == 3:
+                self.joint_names = tuple(f"joint_{j}" for j in range(pose.shape[1]))
 
     def _resolve_splits(self, files: Mapping[str, Path]) -> dict[str, list[str]]:
         given = dict(self.splits)
@@ -235,9 +216,8 @@ class FolderSource:
         return chosen
 
     def read(self, ref: SessionRef) -> Session:
-        with np.load(ref.files[0]) as content:
-            arrays = {key: content[key] for key in content.files}
-        _check_arrays(arrays, str(ref.files[0]))
+        arrays = read_session_arrays(ref.files[0])
+        check_session_arrays(arrays, ref.files[0], needs=("pose",))
         pose = arrays["pose"].astype(np.float64)
         imu = arrays.get("imu", np.zeros((len(pose), 0)))
         if self.pose_only:
