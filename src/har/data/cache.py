@@ -15,6 +15,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -72,6 +73,7 @@ class SessionCache:
             return Session(**arrays, **manifest["session"])
         except DAMAGED as error:
             log.warning("cache entry %s is damaged (%s); rebuilding it", folder, error)
+            discard(folder)
             return None
 
     def save(self, key: str, session: Session) -> None:
@@ -120,6 +122,11 @@ def _load_checked(path: Path, spec: dict) -> np.ndarray:
 
 # What reading a damaged entry (its manifest or arrays edited, cut short or swapped) raises.
 DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def discard(folder: Path) -> None:
+    """Remove a damaged entry, whatever it holds now (a file may have become a folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def seal(manifest: dict) -> bytes:

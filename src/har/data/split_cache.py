@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from har.data.cache import DAMAGED, atomic_write, file_sha256, seal, unseal, verify_checksum
+from har.data.cache import (
+    DAMAGED,
+    atomic_write,
+    discard,
+    file_sha256,
+    seal,
+    unseal,
+    verify_checksum,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +75,15 @@ class SplitArrayCache:
         return arrays
 
     def load(self, key: str) -> Arrays | None:
-        if self.root is None or not (self.root / key / MANIFEST).is_file():
+        if self.root is None:
             return None
         folder = self.root / key
+        if not (folder / MANIFEST).is_file():
+            if folder.exists():
+                log.warning(
+                    "split cache entry %s is incomplete (no manifest); rebuilding it", folder
+                )
+            return None
         try:
             manifest = unseal((folder / MANIFEST).read_text())
             if self.names is not None and set(manifest["arrays"]) != set(self.names):
@@ -87,6 +101,7 @@ class SplitArrayCache:
             return arrays
         except DAMAGED as error:
             log.warning("split cache entry %s is damaged (%s); rebuilding it", folder, error)
+            discard(folder)
             return None
 
     def save(self, key: str, arrays: Arrays) -> None:
