@@ -51,7 +51,7 @@ MMFIT = Format(
     write=lambda root: write_tiny_dataset(root),
     files=_mmfit_files,
     datamodule=lambda root, cache: MMFitDataModule(**tiny_datamodule_kwargs(root, cache)),
-    overrides=lambda root, cache: tiny_overrides(root, cache) + ["trainer.plots=false"],
+    overrides=lambda root, cache: [*tiny_overrides(root, cache), "trainer.plots=false"],
     session_of=lambda path: path.parent.name,
 )
 
@@ -144,6 +144,12 @@ NTU_SAMPLES = (
 )  # fmt: skip
 
 
+NTU_KEYS = {
+    "actions": [10, 23], "n_classes": 2, "missing_skeletons": None, "batch_size": 4,
+    "sensor_window_length": 64,
+}  # fmt: skip
+
+
 def _ntu_write(root: Path) -> None:
     from tests.data.test_ntu import ACTOR_ID, person, tracked
 
@@ -159,15 +165,7 @@ NTU = Format(
     name="ntu",
     write=_ntu_write,
     files=lambda root: sorted(root.glob("*/*.skeleton")),
-    datamodule=lambda root, cache: NTUDataModule(
-        data_dir=root,
-        cache_dir=cache,
-        actions=[10, 23],
-        n_classes=2,
-        missing_skeletons=None,
-        batch_size=4,
-        sensor_window_length=64,
-    ),  # fmt: skip
+    datamodule=lambda root, cache: NTUDataModule(**NTU_KEYS, data_dir=root, cache_dir=cache),
     overrides=None,
     session_of=lambda path: path.stem,
     rename=lambda path: path.parent.parent / "more" / path.name,  # the same sample twice

@@ -34,4 +34,5 @@ def test_every_template_reads_cleanly(templates):
     for name, fmt in FORMATS.items():
         with tempfile.TemporaryDirectory() as tmp:
             root = fresh_copy(templates[name], Path(tmp))
-            assert reader_outcome(lambda: fmt.datamodule(root, None), []) is not None, name
+            dm = reader_outcome(lambda fmt=fmt, root=root: fmt.datamodule(root, None), [])
+            assert dm is not None, name

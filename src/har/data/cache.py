@@ -61,8 +61,10 @@ class SessionCache:
             return None
         folder = self.root / key
         if not (folder / MANIFEST).is_file():
-            if folder.is_dir():
+            if folder.exists():
                 log.warning("cache entry %s is incomplete (no manifest); rebuilding it", folder)
+                if (folder / MANIFEST).exists():  # something else in its place: clear it away
+                    discard(folder)
             return None
         try:
             manifest = unseal((folder / MANIFEST).read_text())
