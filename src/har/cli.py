@@ -48,9 +48,11 @@ def hydra_entrypoint(main: Callable[[], object]) -> None:
             raise  # a crash: Python prints the traceback and exits 1
         if _user_wants_traceback:
             traceback.print_exc()
-        else:
-            user_error = as_user_error(error) or ConfigError(str(error))
-            print(error_line(user_error), file=sys.stderr)
+        elif _task_started:
+            print(error_line(as_user_error(error)), file=sys.stderr)  # type: ignore[arg-type]
+        else:  # Hydra's own message (what to type instead) first, then its cause
+            cause = f" ({error.__cause__})" if error.__cause__ else ""
+            print(error_line(ConfigError(f"{error}{cause}")), file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
     finally:
         if not _user_wants_traceback:
