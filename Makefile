@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.har-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint format clean-cache
+.PHONY: install demo test test-fast fuzz lint format clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not cluster" $(PYTEST_ARGS)
+
+# The fuzz suite (tests/fuzz) with its long Hypothesis profile: 500 broken trees per format.
+fuzz: $(STAMP)
+	HAR_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -14,25 +14,29 @@ from pathlib import Path
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from har.errors import HarError, as_user_error, error_line
+from har.errors import ConfigError, HarError, as_user_error, error_line
 
 log = logging.getLogger("har")
 
 USER_ERROR_EXIT = HarError.exit_code
 # Set when Hydra hands over to the task: Hydra's own errors (config composition) come before it.
 _task_started = False
+_user_wants_traceback = False  # HYDRA_FULL_ERROR=1 as the user set it
 
 
 def hydra_entrypoint(main: Callable[[], object]) -> None:
     """Run a ``@hydra.main`` function so that every user error exits with ``USER_ERROR_EXIT``.
 
-    Hydra reports its own errors (an unknown config group option or key, a malformed override)
-    readably, without a traceback, but exits 1 like a crash. They happen before the task starts,
-    which is how they are told apart from a crash inside the task. With HYDRA_FULL_ERROR=1, Hydra
-    re-raises instead: the traceback is printed and user errors keep their exit code.
+    Hydra's own errors (an unknown config group option or key, a malformed override, a wrong
+    type) happen before the task starts, which is how they are told apart from a crash inside
+    the task. Hydra is asked to raise them (HYDRA_FULL_ERROR for the call) so that they print as
+    the one ``error:`` line every user error gets. With HYDRA_FULL_ERROR=1 set by the user, the
+    traceback is printed instead and user errors keep their exit code.
     """
-    global _task_started
+    global _task_started, _user_wants_traceback
     _task_started = False
+    _user_wants_traceback = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         main()
     except SystemExit as done:
@@ -42,8 +46,17 @@ def hydra_entrypoint(main: Callable[[], object]) -> None:
     except Exception as error:
         if _task_started and as_user_error(error) is None:
             raise  # a crash: Python prints the traceback and exits 1
-        traceback.print_exc()
+        if _user_wants_traceback:
+            traceback.print_exc()
+        elif _task_started:
+            print(error_line(as_user_error(error)), file=sys.stderr)  # type: ignore[arg-type]
+        else:  # Hydra's own message (what to type instead) first, then its cause
+            cause = f" ({error.__cause__})" if error.__cause__ else ""
+            print(error_line(ConfigError(f"{error}{cause}")), file=sys.stderr)
         sys.exit(USER_ERROR_EXIT)
+    finally:
+        if not _user_wants_traceback:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 def trial_main(cfg: DictConfig) -> float | None:
@@ -66,7 +79,7 @@ def trial_main(cfg: DictConfig) -> float | None:
     except Exception as err:
         log.info("failed | run dir: %s", run_dir)
         user_error = as_user_error(err)
-        if user_error is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+        if user_error is None or _user_wants_traceback:
             raise
         print(error_line(user_error), file=sys.stderr)
         sys.exit(user_error.exit_code)

@@ -99,11 +99,13 @@ def test_a_damaged_entry_is_rebuilt(tmp_path, caplog):
     assert loaded["acc"] is None and np.array_equal(loaded["pose"], arrays["pose"])
     manifest = tmp_path / "k" / split_cache.MANIFEST
     content = json.loads(manifest.read_text())
-    content["arrays"]["pose"]["shape"] = [3, 2]
+    content["manifest"]["arrays"]["pose"]["shape"] = [3, 2]  # a hand edit: fails its checksum
     manifest.write_text(json.dumps(content))
     with caplog.at_level(logging.WARNING):
         assert cache.load("k") is None
     assert "damaged" in caplog.text
+    assert not (tmp_path / "k").exists()  # the damaged entry is cleared away for its rebuild
+    cache.save("k", arrays)
     (tmp_path / "k" / split_cache.MANIFEST).unlink()  # half-written: no manifest, no entry
     assert cache.load("k") is None
     assert SplitArrayCache(None).get_or_build("k", lambda: arrays) is arrays

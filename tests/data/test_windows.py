@@ -38,16 +38,24 @@ def test_window_takes_the_label_of_its_centre_sample():
 
 
 def test_stride_offsets_and_session_seams():
-    sessions = [make_session(100), make_session(55), make_session(10)]
+    sessions = [make_session(100), make_session(55)]
     index = build_index(sessions, window_length=20, stride_samples=10)
-    np.testing.assert_array_equal(index.session_offsets, [0, 100, 155, 165])
+    np.testing.assert_array_equal(index.session_offsets, [0, 100, 155])
     np.testing.assert_array_equal(index.start[index.session == 0], np.arange(0, 81, 10))
     np.testing.assert_array_equal(index.start[index.session == 1], 100 + np.arange(0, 36, 10))
-    assert not np.any(index.session == 2)  # shorter than the window: contributes none
     assert index.start.dtype == np.int64 and index.label.dtype == np.int64
     # No window crosses a seam between sessions.
     ends = index.start + 20
     assert np.all(ends <= index.session_offsets[index.session + 1])
+
+
+def test_a_session_without_any_window_is_an_error_naming_it():
+    short = make_session(10)
+    short.workout = "w07"
+    with pytest.raises(
+        DataError, match=r"session w07 of split 'train' has no window: .*\(10 of 10"
+    ):
+        build_index([make_session(100), short], window_length=20, stride_samples=10, split="train")
 
 
 def test_windows_touching_invalid_samples_are_excluded():

@@ -3,9 +3,10 @@
 Layout: ``<root>/<key>/{pose,acc,labels,valid}.npy`` plus ``manifest.json``, where ``<root>`` is the
 caller's namespace under ``data.cache_dir`` (never beside the raw files) and ``<key>`` is
 ``<workout>-<hash>``. Each file is written to a temporary name and ``os.replace``d, and the manifest
-(array shapes, dtypes, byte sizes) is written last, so an entry without a manifest, or whose files
-disagree with it, is a half-written or damaged entry: it is rebuilt with a warning. Arrays are
-loaded with ``mmap_mode="r"``, so a cache hit costs almost nothing.
+(array shapes, dtypes, byte sizes and SHA-256 checksums) is written last, so an entry without a
+manifest, or whose files disagree with it (truncated, edited by hand, swapped), is a half-written or
+damaged entry: it is rebuilt with a one-line warning, never read as valid. Arrays are loaded with
+``mmap_mode="r"`` after their checksum is verified (about 1 GB/s: a cache hit stays cheap).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import inspect
 import json
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -26,7 +28,7 @@ from har.data.session import Session
 log = logging.getLogger(__name__)
 
 # Bump whenever reading, alignment or the stored layout changes meaning: old entries then miss.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: checksums in the manifest; non-finite samples marked invalid
 ARRAYS = ("pose", "acc", "labels", "valid")
 MANIFEST = "manifest.json"
 
@@ -77,18 +79,21 @@ class SessionCache:
             return None
         folder = self.root / key
         if not (folder / MANIFEST).is_file():
-            if folder.is_dir():
+            if folder.exists():
                 log.warning("cache entry %s is incomplete (no manifest); rebuilding it", folder)
+                if (folder / MANIFEST).exists():  # something else in its place: clear it away
+                    discard(folder)
             return None
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
+            manifest = unseal((folder / MANIFEST).read_text())
             arrays = {
                 name: _load_checked(folder / f"{name}.npy", manifest["arrays"][name])
                 for name in ARRAYS
             }
             return Session(**arrays, **manifest["session"])
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except DAMAGED as error:
             log.warning("cache entry %s is damaged (%s); rebuilding it", folder, error)
+            discard(folder)
             return None
 
     def save(self, key: str, session: Session) -> None:
@@ -101,8 +106,14 @@ class SessionCache:
         specs = {}
         for name in ARRAYS:
             array = np.ascontiguousarray(getattr(session, name))
-            size = atomic_write(folder / f"{name}.npy", lambda out, a=array: np.save(out, a))
-            specs[name] = {"shape": list(array.shape), "dtype": str(array.dtype), "bytes": size}
+            path = folder / f"{name}.npy"
+            size = atomic_write(path, lambda out, a=array: np.save(out, a))
+            specs[name] = {
+                "shape": list(array.shape),
+                "dtype": str(array.dtype),
+                "bytes": size,
+                "sha256": file_sha256(path),
+            }
         manifest = {
             "format": CACHE_FORMAT_VERSION,
             "session": {
@@ -114,9 +125,7 @@ class SessionCache:
             },
             "arrays": specs,
         }
-        atomic_write(
-            folder / MANIFEST, lambda out: out.write(json.dumps(manifest, indent=2).encode())
-        )
+        atomic_write(folder / MANIFEST, lambda out: out.write(seal(manifest)))
 
 
 def _load_checked(path: Path, spec: dict) -> np.ndarray:
@@ -124,10 +133,49 @@ def _load_checked(path: Path, spec: dict) -> np.ndarray:
         raise ValueError(
             f"{path.name} has {path.stat().st_size} bytes, manifest says {spec['bytes']}"
         )
+    verify_checksum(path, spec)
     array = np.load(path, mmap_mode="r", allow_pickle=False)
     if list(array.shape) != spec["shape"] or str(array.dtype) != spec["dtype"]:
         raise ValueError(f"{path.name} holds {array.dtype}{array.shape}, manifest says {spec}")
     return array
+
+
+# What reading a damaged entry (its manifest or arrays edited, cut short or swapped) raises.
+DAMAGED = (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError)
+
+
+def discard(folder: Path) -> None:
+    """Remove a damaged entry, whatever it holds now (a file may have become a folder)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def seal(manifest: dict) -> bytes:
+    """The manifest as JSON with a checksum of its own content, so a hand edit is detected too."""
+    body = json.dumps(manifest, indent=2, sort_keys=True)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    return json.dumps({"sha256": digest, "manifest": manifest}, indent=2, sort_keys=True).encode()
+
+
+def unseal(text: str) -> dict:
+    """The manifest ``seal`` wrote; ValueError if it was edited or is not one."""
+    sealed = json.loads(text)
+    if not isinstance(sealed, dict) or not isinstance(sealed.get("manifest"), dict):
+        raise ValueError("the manifest is not a sealed har manifest")
+    body = json.dumps(sealed["manifest"], indent=2, sort_keys=True)
+    if hashlib.sha256(body.encode()).hexdigest() != sealed.get("sha256"):
+        raise ValueError("the manifest does not match its checksum (edited by hand?)")
+    return sealed["manifest"]
+
+
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def verify_checksum(path: Path, spec: dict) -> None:
+    """Raise ValueError when the file's content is not what its manifest entry recorded."""
+    if file_sha256(path) != spec["sha256"]:
+        raise ValueError(f"{path.name} does not match its checksum (edited or damaged)")
 
 
 def atomic_write(path: Path, write: Callable) -> int:

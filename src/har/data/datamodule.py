@@ -37,8 +37,8 @@ from har.data.cache import SessionCache, reader_code_digest, session_key
 from har.data.clip_windows import CLIP_WINDOWS, build_clip_index, padded_samples
 from har.data.imu_subjects import choose_imu_subjects
 from har.data.normalise import AccStats, body_scale, fit_acc_stats, save_stats
-from har.data.session import Session
-from har.data.sources.base import SessionSource, choice, plain, positive
+from har.data.session import Session, layout_mismatch, mask_nonfinite
+from har.data.sources.base import SessionRef, SessionSource, choice, plain, positive
 from har.data.split_cache import SplitArrayCache, split_key
 from har.data.window_dataset import WindowDataset, already_batched
 from har.data.windows import WindowIndex, build_index, stride_samples
@@ -108,7 +108,9 @@ class SessionDataModule(pl.LightningDataModule):
         self._session_keys: dict[str, list[str]] = {}
         root = None if self.cache_dir is None else self.cache_dir / source.cache_namespace
         self._cache = SessionCache(root)
-        self._split_cache = SplitArrayCache(None if root is None else root / "splits")
+        self._split_cache = SplitArrayCache(
+            None if root is None else root / "splits", ("pose", "root", "acc", "body_scales")
+        )
 
     # ---- what the data set is ------------------------------------------------------------------
     @property
@@ -192,9 +194,11 @@ class SessionDataModule(pl.LightningDataModule):
             self.padded_windows[split] = int((padded_samples(index) > 0).sum())
             self.datasets[split] = self._dataset(split, split_sessions, index)
             log.info(
-                "%s: %d sessions, %d samples, %d windows (%d padded, %d samples invalid)",
+                "%s: %d sessions, %d samples, %d windows (%d padded, %d samples invalid, %d of "
+                "them non-finite)",
                 split, len(split_sessions), index.session_offsets[-1], len(index),
                 self.padded_windows[split], sum(int((~s.valid).sum()) for s in split_sessions),
+                sum(s.report.get("samples_nonfinite", 0) for s in split_sessions),
             )  # fmt: skip
 
     def train_dataloader(self) -> DataLoader:
@@ -237,17 +241,27 @@ class SessionDataModule(pl.LightningDataModule):
         settings = {**self.source.settings(), "reader_code": reader_code_digest(self.source)}
         sessions: dict[str, list[Session]] = {}
         unusable: list[str] = []
+        first: Session | None = None  # every session must have its joint and IMU column counts
         for split, split_refs in refs.items():
             sessions[split], self._session_keys[split] = [], []
             for ref in split_refs:
                 key = session_key(_safe_name(ref.name), ref.files, settings)
-                session = self._cache.load(key)
+                session = cached = self._cache.load(key)
                 if session is None:
                     session = self.source.read(ref)
                     if session is None:
                         unusable.append(ref.name)
                         continue
+                    mask_nonfinite(session)  # before caching: a cached session is clean
+                self._check_layout(session, ref, first)
+                if cached is None:
                     self._cache.save(key, session)
+                first = first or session
+                if dropped := session.report.get("samples_nonfinite", 0):
+                    log.warning(
+                        "%s/%s: %d of %d samples dropped as non-finite (no window touches them)",
+                        split, session.workout, dropped, len(session),
+                    )  # fmt: skip
                 sessions[split].append(session)
                 self._session_keys[split].append(key)
             if not sessions[split]:
@@ -264,6 +278,11 @@ class SessionDataModule(pl.LightningDataModule):
             s.workout for group in sessions.values() for s in group if s.pose.shape[1] == 0
         ]
         return sessions
+
+    @staticmethod
+    def _check_layout(session: Session, ref: SessionRef, first: Session | None) -> None:
+        if first is not None and (mismatch := layout_mismatch(session, first)):
+            raise DataError(f"{', '.join(map(str, ref.files))} (session {ref.name}): {mismatch}")
 
     def _check_joints(self, num_joints: int) -> None:
         names = self.source.joint_names or ()

@@ -1,7 +1,8 @@
 """Check a data set before training on it: ``python -m har.data.inspect data=<name> [overrides]``.
 
 Prints, per split: the subjects, sessions, hours (all and valid), windows per class (and how many
-were edge-padded), the sessions left out for a missing modality, and the normalisation statistics
+were edge-padded), the sessions left out for a missing modality, per session the samples dropped
+as non-finite, and the normalisation statistics
 fitted on the training split (IMU mean/std per channel, body scale). Writes ``summary.json`` (the
 same figures) and ``segments.png`` (for each class one aligned window: the regressor's pose input
 above the IMU the feature extractor sees, exactly as batched) into ``--out`` (default:
@@ -56,6 +57,10 @@ def summarise(dm: SessionDataModule) -> dict[str, Any]:
             "windows_per_class": dict(zip(names, dm.window_counts[split], strict=True)),
             "padded_windows": dm.padded_windows[split],
             "skipped_sessions": list(dm.source.skipped.get(split, [])),
+            # per session: samples holding NaN/inf, left out of every window
+            "nonfinite_samples": {
+                s.workout: int(s.report.get("samples_nonfinite", 0)) for s in sessions
+            },
         }
     scales = [x for group in dm.body_scales.values() for x in group]
     normalisation: dict[str, Any] = {}
@@ -128,6 +133,11 @@ def report(summary: dict[str, Any]) -> str:
     for split, s in splits.items():
         left_out = s["skipped_sessions"]
         lines.append(f"  {split}: {', '.join(left_out) if left_out else 'none'} left out")
+    lines.append("\nsamples dropped as non-finite (NaN/inf; no window touches them):")
+    for split, s in splits.items():
+        dropped = {name: n for name, n in s["nonfinite_samples"].items() if n}
+        listed = ", ".join(f"{name} {n}" for name, n in dropped.items())
+        lines.append(f"  {split}: {listed or 'none'}")
     norm = summary["normalisation"]
     lines.append("\nnormalisation (training split):")
     if "acc_mean" in norm:

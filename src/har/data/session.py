@@ -66,3 +66,30 @@ def resample(
         labels[nearest],
         valid[left] & valid[right],
     )
+
+
+def mask_nonfinite(session: Session) -> int:
+    """Mark samples holding NaN/inf in pose or IMU invalid (holes no window touches), count them
+    in ``report["samples_nonfinite"]`` and return the count. Every source's sessions pass here
+    once, when read, so no non-finite value reaches a batch whatever the reader did."""
+    finite = np.all(np.isfinite(session.pose), axis=(1, 2)) & np.all(
+        np.isfinite(session.acc), axis=1
+    )
+    session.valid = session.valid & finite
+    dropped = int((~finite).sum())
+    session.report["samples_nonfinite"] = dropped
+    return dropped
+
+
+def layout_mismatch(session: Session, reference: Session) -> str | None:
+    """How ``session``'s joint or IMU channel count differs from ``reference``'s (None: alike)."""
+    for what, mine, theirs in (
+        ("joints", session.pose.shape[1:], reference.pose.shape[1:]),
+        ("IMU columns", session.acc.shape[1:], reference.acc.shape[1:]),
+    ):
+        if mine != theirs:
+            return (
+                f"it has {mine[0]} {what} but session {reference.workout} has {theirs[0]}: "
+                f"every session must hold the same {what}"
+            )
+    return None

@@ -9,7 +9,8 @@ torso, IMU statistics by value, IMU mask) and the source code of the functions t
 so editing that code retires the old entries without a version number to remember. Layout:
 ``<root>/<split>-<hash>/<name>.npy`` plus ``manifest.json``, written last and atomically (several
 trials may fill the same cache at once); an entry without a manifest, or whose files disagree with
-it, is rebuilt. Arrays are mapped copy-on-write (``mmap_mode="c"``): nothing is read until a batch
+it (shape, dtype or SHA-256 checksum: truncated or edited by hand), is rebuilt with a one-line
+warning. Arrays are mapped copy-on-write (``mmap_mode="c"``): nothing is read until a batch
 needs it, and tensors made from them are writable without touching the file.
 """
 
@@ -25,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from har.data.cache import atomic_write
+from har.data.cache import (
+    DAMAGED,
+    atomic_write,
+    discard,
+    file_sha256,
+    seal,
+    unseal,
+    verify_checksum,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +61,11 @@ def _jsonable(value: Any) -> Any:
 
 
 class SplitArrayCache:
-    """``root=None`` disables the cache (every call builds)."""
+    """``root=None`` disables the cache (every call builds); ``names``: the arrays an entry holds."""
 
-    def __init__(self, root: Path | None) -> None:
+    def __init__(self, root: Path | None, names: Iterable[str] | None = None) -> None:
         self.root = None if root is None else Path(root)
+        self.names = None if names is None else tuple(names)
 
     def get_or_build(self, key: str, build: Callable[[], Arrays]) -> Arrays:
         arrays = self.load(key)
@@ -65,23 +75,33 @@ class SplitArrayCache:
         return arrays
 
     def load(self, key: str) -> Arrays | None:
-        if self.root is None or not (self.root / key / MANIFEST).is_file():
+        if self.root is None:
             return None
         folder = self.root / key
+        if not (folder / MANIFEST).is_file():
+            if folder.exists():
+                log.warning(
+                    "split cache entry %s is incomplete (no manifest); rebuilding it", folder
+                )
+            return None
         try:
-            manifest = json.loads((folder / MANIFEST).read_text())
+            manifest = unseal((folder / MANIFEST).read_text())
+            if self.names is not None and set(manifest["arrays"]) != set(self.names):
+                raise ValueError(f"it holds {sorted(manifest['arrays'])}, expected {self.names}")
             arrays: Arrays = {}
             for name, spec in manifest["arrays"].items():
                 if spec is None:
                     arrays[name] = None
                     continue
+                verify_checksum(folder / f"{name}.npy", spec)
                 array = np.load(folder / f"{name}.npy", mmap_mode="c", allow_pickle=False)
                 if list(array.shape) != spec["shape"] or str(array.dtype) != spec["dtype"]:
                     raise ValueError(f"{name}.npy holds {array.dtype}{array.shape}, not {spec}")
                 arrays[name] = array
             return arrays
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except DAMAGED as error:
             log.warning("split cache entry %s is damaged (%s); rebuilding it", folder, error)
+            discard(folder)
             return None
 
     def save(self, key: str, arrays: Arrays) -> None:
@@ -96,7 +116,11 @@ class SplitArrayCache:
                 specs[name] = None
                 continue
             data = np.ascontiguousarray(array)
-            atomic_write(folder / f"{name}.npy", lambda out, a=data: np.save(out, a))
-            specs[name] = {"shape": list(data.shape), "dtype": str(data.dtype)}
-        manifest = json.dumps({"arrays": specs}, indent=2).encode()
-        atomic_write(folder / MANIFEST, lambda out: out.write(manifest))
+            path = folder / f"{name}.npy"
+            atomic_write(path, lambda out, a=data: np.save(out, a))
+            specs[name] = {
+                "shape": list(data.shape),
+                "dtype": str(data.dtype),
+                "sha256": file_sha256(path),
+            }
+        atomic_write(folder / MANIFEST, lambda out: out.write(seal({"arrays": specs})))

@@ -3,7 +3,8 @@
 Label rule (MM-Fit's official one): a window takes the label of its CENTRE sample,
 ``start + window_length // 2``; so a window is labelled with a set exactly when its centre lies
 inside the set. Windows that touch an invalid sample (a hole in pose or IMU) are left out, so no
-window straddles a gap or the seam between two sessions.
+window straddles a gap or the seam between two sessions. A long session left without any window
+is an error naming it (clips: ``har.data.clip_windows``), as is a split left without any.
 """
 
 from __future__ import annotations
@@ -54,7 +55,17 @@ def build_index(
             "lower data.sensor_window_length or add longer workouts"
         )
 
-    return index_windows(sessions, window_length, positions, nothing_fits)
+    index = index_windows(sessions, window_length, positions, nothing_fits)
+    per_session = np.bincount(index.session, minlength=len(sessions))
+    if len(empty := np.flatnonzero(per_session == 0)):
+        session = sessions[int(empty[0])]
+        raise DataError(
+            f"session {session.workout} of split {split!r} has no window: its longest stretch of "
+            f"valid samples ({_longest_valid_run(session.valid)} of {len(session)}; "
+            f"{session.report.get('samples_nonfinite', 0)} non-finite) is shorter than "
+            f"data.sensor_window_length={window_length}: fix or drop the session, or lower the window"
+        )
+    return index
 
 
 def index_windows(

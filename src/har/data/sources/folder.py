@@ -56,6 +56,12 @@ from har.data.sources.base import (
     require_nonempty,
     stream_names,
 )
+from har.data.sources.session_file import (
+    array_names,
+    check_session_arrays,
+    layout_names,
+    read_session_arrays,
+)
 from har.errors import ConfigError, DataError, reports_user_errors
 
 log = logging.getLogger(__name__)
@@ -94,7 +100,7 @@ def write_session(
         arrays["joint_names"] = np.asarray(list(joint_names), dtype=str)
     if valid is not None:
         arrays["valid"] = np.asarray(valid, dtype=bool)
-    _check_arrays(arrays, f"{subject}/{session}", tuple(streams))
+    check_session_arrays(arrays, f"{subject}/{session}", streams=tuple(streams))
     path = Path(root) / str(subject) / f"{session}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda out: np.savez(out, **arrays))
@@ -128,34 +134,6 @@ def exported_streams(datamodule: SessionDataModule, acc: np.ndarray) -> np.ndarr
     if len(sensors) < 2 or acc.shape[1] != 3 * len(sensors):
         return acc
     return {name: acc[:, 3 * i : 3 * i + 3] for i, name in enumerate(sensors)}
-
-
-def _check_arrays(
-    arrays: Mapping[str, np.ndarray], where: str, streams: Sequence[str] = ("imu",)
-) -> None:
-    labels = arrays["labels"]
-    n = len(labels)
-    problems = []
-    pose = arrays.get("pose")
-    if pose is not None and (pose.ndim != 3 or pose.shape[2] != 3 or len(pose) != n):
-        problems.append(f"pose has shape {pose.shape}, expected (T={n}, J, 3)")
-    if labels.ndim != 1 or n < 2:
-        problems.append(f"labels has shape {labels.shape}, expected (T,) with T >= 2")
-    for name in streams:
-        if name in arrays and (arrays[name].ndim != 2 or len(arrays[name]) != n):
-            problems.append(f"{name} has shape {arrays[name].shape}, expected (T={n}, C)")
-    if pose is None and not any(name in arrays for name in streams):
-        problems.append(f"neither pose nor an IMU stream ({', '.join(streams)}) is present")
-    if "valid" in arrays and arrays["valid"].shape != (n,):
-        problems.append(f"valid has shape {arrays['valid'].shape}, expected ({n},)")
-    if len(labels) and not (labels.min() >= -1 and labels.max() < len(arrays["class_names"])):
-        problems.append(
-            f"labels lie in {labels.min()}..{labels.max()}, expected -1..{len(arrays['class_names']) - 1}"
-        )
-    if not float(arrays["rate_hz"]) > 0:
-        problems.append(f"rate_hz is {arrays['rate_hz']}")
-    if problems:
-        raise DataError(f"{where}: {'; '.join(problems)} (layout: har.data.sources.folder)")
 
 
 @dataclass
@@ -204,10 +182,8 @@ class FolderSource:
         for split, names in chosen.items():
             refs[split], self.skipped[split] = [], []
             for name in names:
-                with np.load(files[name]) as content:
-                    stored = set(content.files)
                 needed = {"pose"} if self.pose_only else set(self.sensors)
-                if not needed <= stored:
+                if not needed <= set(array_names(files[name])):
                     self.skipped[split].append(name)
                     continue
                 refs[split].append(SessionRef(name, name.split("/")[0], (files[name],)))
@@ -222,14 +198,14 @@ class FolderSource:
         that has pose; () when none has: IMU-only data)."""
         first: dict[str, tuple[str, tuple[str, ...]]] = {}  # what -> (file, value) seen first
         for name, path in files.items():
-            with np.load(path) as content:
-                meta = {"class_names": tuple(str(c) for c in content["class_names"])}
-                if "joint_names" in content.files:
-                    meta["joint_names"] = tuple(str(j) for j in content["joint_names"])
-                elif "pose" in content.files:
-                    meta["joint_names"] = tuple(
-                        f"joint_{j}" for j in range(content["pose"].shape[1])
-                    )
+            class_names, joint_names = layout_names(path)
+            meta = {"class_names": class_names}
+            if joint_names is not None:
+                meta["joint_names"] = joint_names
+            elif "pose" in array_names(path):
+                pose = read_session_arrays(path, ("pose",))["pose"]
+                if pose.ndim == 3:
+                    meta["joint_names"] = tuple(f"joint_{j}" for j in range(pose.shape[1]))
             for what, value in meta.items():
                 seen = first.setdefault(what, (name, value))
                 if value != seen[1]:
@@ -268,9 +244,8 @@ class FolderSource:
         return chosen
 
     def read(self, ref: SessionRef) -> Session:
-        with np.load(ref.files[0]) as content:
-            arrays = {key: content[key] for key in content.files}
-        _check_arrays(arrays, str(ref.files[0]), self.sensors)
+        arrays = read_session_arrays(ref.files[0])
+        check_session_arrays(arrays, ref.files[0], streams=self.sensors)
         n = len(arrays["labels"])
         # No pose (an IMU-only session): zero joints, which the DataModule reads as "no pose".
         pose = arrays.get("pose", np.zeros((n, 0, 3))).astype(np.float64)

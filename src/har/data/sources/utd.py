@@ -138,18 +138,20 @@ def read_clip(inertial: Path, skeleton: Path) -> tuple[np.ndarray, np.ndarray]:
 def _load_array(path: Path, key: str) -> np.ndarray:
     try:
         content = scipy.io.loadmat(path)
-    except (
-        OSError,
-        ValueError,
-        TypeError,
-        NotImplementedError,
-        scipy.io.matlab.MatReadError,
-    ) as error:
-        raise DataError(f"{path} is not a readable .mat file ({error}): re-download it") from None
+    # scipy's parser fails on damaged bytes in many ways (MatReadError, IndexError, struct and
+    # zlib errors, ...): each means the file is unreadable, never a bug to show as a traceback.
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{path} is not a readable .mat file ({reason}): re-download it") from None
     if key not in content:
         found = ", ".join(k for k in content if not k.startswith("__"))
         raise DataError(f"{path} holds no {key!r} (found: {found}): is it a UTD-MHAD file?")
-    return np.asarray(content[key])
+    array = np.asarray(content[key])
+    if array.dtype.kind not in "iuf":
+        raise DataError(
+            f"{path}: {key} holds {array.dtype}, expected real numbers: re-download the file"
+        )
+    return array
 
 
 def align_clip(

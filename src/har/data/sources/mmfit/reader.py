@@ -249,12 +249,18 @@ def _warn_overlaps(segments: list[Segment], path: Path) -> None:
 def _load_npy(path: Path) -> np.ndarray:
     try:
         array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
+    # numpy fails on damaged bytes in many ways (header tokenizer and literal parser, pickle
+    # refusal, short reads): each means the file is unreadable, never a bug to show as a traceback.
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(
-            f"{path} is not a readable .npy file ({error}): re-download or regenerate it"
+            f"{path} is not a readable .npy file ({reason}): re-download or regenerate it"
         ) from None
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.number):
-        raise DataError(f"{path} does not hold a numeric array: re-download or regenerate it")
+    if not isinstance(array, np.ndarray) or array.dtype.kind not in "iuf":
+        found = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+        raise DataError(
+            f"{path} holds {found}, expected an array of real numbers: re-download or regenerate it"
+        )
     return array
 
 

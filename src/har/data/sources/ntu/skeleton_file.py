@@ -54,7 +54,13 @@ class BodyTrack:
 def parse_skeleton(path: Path) -> tuple[int, dict[str, BodyTrack]]:
     """Frame count and every body's track. The text is walked once for its structure and all
     joint lines are converted to numbers in one call (the slow part of reading NTU)."""
-    lines = path.read_text().split("\n")
+    try:
+        lines = path.read_text(encoding="ascii").split("\n")  # the format is plain ASCII
+    except (OSError, UnicodeDecodeError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataError(
+            f"{path} is not a readable .skeleton text file ({reason}): re-extract it"
+        ) from None
     pos = 0
     try:
         n_frames, pos = int(lines[0]), 1
