@@ -259,8 +259,8 @@ def test_missing_root_and_too_long_window_are_data_errors(raw, tmp_path):
 def test_twin_generator_is_called_before_reading(tmp_path, monkeypatch):
     calls = []
 
-    def ensure_mmfit_twin(out_dir, workouts=21, minutes=4.0, seed=0):
-        calls.append((Path(out_dir), workouts, minutes, seed))
+    def ensure_mmfit_twin(out_dir, workouts=21, minutes=4.0, seed=0, twin="easy"):
+        calls.append((Path(out_dir), workouts, minutes, seed, twin))
         write_tiny_dataset(out_dir)
         return Path(out_dir)
 
@@ -274,7 +274,7 @@ def test_twin_generator_is_called_before_reading(tmp_path, monkeypatch):
         **tiny_datamodule_kwargs(tmp_path / "twin", tmp_path / "c", synthetic=twin)
     )
     dm.setup()
-    assert calls == [(tmp_path / "twin", 21, 0.1, 3)]
+    assert calls == [(tmp_path / "twin", 21, 0.1, 3, "easy")]  # no preset named: the easy one
     assert len(dm.datasets["train"]) > 0
     assert TINY_SPLIT["train_workouts"] == [s.workout for s in dm.sessions["train"]]
 
