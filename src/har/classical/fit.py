@@ -25,7 +25,9 @@ def is_classical(model: Mapping[str, Any]) -> bool:
     if kind not in MODEL_KINDS:
         raise ConfigError(f"model.kind={kind!r} is unknown: choose one of {', '.join(MODEL_KINDS)}")
     if kind == "classical" and not isinstance(model.get("estimator"), Mapping):
-        raise ConfigError("model.estimator: a classical model needs its estimator's config (_target_)")
+        raise ConfigError(
+            "model.estimator: a classical model needs its estimator's config (_target_)"
+        )
     return kind == "classical"
 
 
@@ -47,7 +49,9 @@ def fit_and_predict(estimator: ReferenceClassifier, datamodule: Any) -> Referenc
     log.info("%s fitted on %d windows in %.1f s: %s",
              type(estimator).__name__, len(splits["train"].y), fit_s, fit_info)  # fmt: skip
     start = time.time()
-    predictions = {split: (estimator.predict(splits[split].x), splits[split].y) for split in SCORED_SPLITS}
+    predictions = {
+        split: (estimator.predict(splits[split].x), splits[split].y) for split in SCORED_SPLITS
+    }
     return ReferenceOutcome(
         predictions=predictions,
         fit_info=fit_info,

@@ -55,7 +55,9 @@ def window_split(datamodule: Any, split: str) -> WindowSplit:
     if split == "train" and dataset.imu_mask is not None:
         chosen = chosen[dataset.imu_mask.cpu()]  # data.imu_subjects: IMU subjects only
     if len(chosen) == 0:
-        raise DataError(f"split {split!r} has no window with real IMU to train a reference model on")
+        raise DataError(
+            f"split {split!r} has no window with real IMU to train a reference model on"
+        )
     xs, ys = [], []
     for part in torch.split(chosen, GATHER_CHUNK):
         batch = dataset.__getitems__(part.tolist())

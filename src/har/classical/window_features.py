@@ -15,7 +15,7 @@ rms                    root mean square
 zero_cross             fraction of successive samples whose sign differs
 mean_cross             the same for the mean-removed signal (an oscillation rate)
 skew, kurtosis         scipy.stats (Fisher kurtosis, biased estimators)
-acf_<lag>s             autocorrelation of the mean-removed signal at each lag in seconds
+acf_<lag>s             autocorrelation of the mean-removed signal at each lag in seconds (biased)
 dom_freq               frequency (Hz) of the largest periodogram bin above DC
 band_<lo>_<hi>hz       fraction of the (non-DC) spectral power in each band
 log_power              log(1 + total non-DC power)
@@ -98,7 +98,10 @@ class WindowFeatures:
             "std": v.std(axis=1),
             "min": v.min(axis=1),
             "max": v.max(axis=1),
-            **dict(zip((f"p{q}" for q in PERCENTILES), np.percentile(v, PERCENTILES, axis=1))),
+            **{
+                f"p{q}": p
+                for q, p in zip(PERCENTILES, np.percentile(v, PERCENTILES, axis=1), strict=True)
+            },
             "rms": np.sqrt((v**2).mean(axis=1)),
             "zero_cross": _sign_changes(v),
             "mean_cross": _sign_changes(centred),

@@ -23,7 +23,14 @@ from har.data.sources.base import (
 )
 from har.data.sources.mmfit import reader as mmfit
 from har.data.sources.mmfit.align import align
-from har.data.sources.mmfit.format import CLASS_NAMES, H36M_JOINTS, PARTICIPANT_OF, SPLITS
+from har.data.sources.mmfit.format import (
+    CLASS_NAMES,
+    H36M_JOINTS,
+    PARTICIPANT_OF,
+    SPLITS,
+    WORKOUTS,
+    file_name,
+)
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -141,6 +148,29 @@ class MMFitDataModule(SessionDataModule):
             imu_subjects=imu_subjects,
             imu_subjects_seed=imu_subjects_seed,
         )
+
+    # ---- participant folds (har.data.sources.base.ParticipantFolds) ----------------------------
+    def participants(self) -> list[int]:
+        return sorted({PARTICIPANT_OF[w] for w in self._workouts_on_disk()})
+
+    def fold_overrides(self, test: Sequence[int], val: Sequence[int]) -> dict[str, list[Any]]:
+        """All three workout lists (they replace data.split's): a participant's every workout."""
+        on_disk = self._workouts_on_disk()
+        held_out = {*test, *val}
+        return {
+            "data.train_workouts": [w for w in on_disk if PARTICIPANT_OF[w] not in held_out],
+            "data.val_workouts": [w for w in on_disk if PARTICIPANT_OF[w] in val],
+            "data.test_workouts": [w for w in on_disk if PARTICIPANT_OF[w] in test],
+        }
+
+    def _workouts_on_disk(self) -> list[str]:
+        """The workouts (of all 21) whose data.sensor file exists, after generating a twin."""
+        self.source.prepare()
+        root = self.source.data_dir
+        found = [w for w in WORKOUTS if (root / w / file_name(w, self.sensor)).is_file()]
+        if not found:
+            raise DataError(f"{root} holds no wXX/wXX_{self.sensor}.npy: set data.data_dir")
+        return found
 
 
 def _workout_id(value: Any) -> str:
