@@ -22,6 +22,7 @@ then the mean and sample std (ddof=1) across folds.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -100,7 +101,13 @@ def plan_folds(
 
 def data_folds(cfg: Any, folds: str | int, val_participants: int, fold_seed: int) -> list[Fold]:
     """Plan the folds of ``cfg.data``'s data set, each with the overrides that make its split."""
-    datamodule = instantiate(cfg.data)
+    # Its notes on the configured split (shared participants) concern a split the folds replace.
+    quiet, level = logging.getLogger("har.data"), logging.getLogger("har.data").level
+    quiet.setLevel(logging.ERROR)
+    try:
+        datamodule = instantiate(cfg.data)
+    finally:
+        quiet.setLevel(level)
     if not all(hasattr(datamodule, m) for m in ("participants", "fold_overrides")):
         raise ConfigError(
             f"data={cfg.data.get('dataset_name')}: its DataModule ({type(datamodule).__name__}) "
