@@ -2,6 +2,7 @@
 
     python experiments/run_eval.py --best experiments/hpo/<study>/best.json
     python experiments/run_eval.py --name sc2_beta0 --seeds 1,2,3 scenario.beta=0 data=mmfit
+    python experiments/run_eval.py --name sc2_loso --folds loso data=mmfit   # participant folds
 
 The protocol:
 * The configuration is best.json's `forwarded_overrides` (what the search ran every trial with) and
@@ -17,6 +18,8 @@ The protocol:
   its `last.ckpt`. Existing seed directories trained with other overrides are refused.
 * Outputs in `<output-root>/<name>/`: `eval_summary.json` (every seed's final metrics and the mean,
   sample std (ddof=1) and n of each) and `eval_table.{md,csv,tex}`.
+* `--folds loso|K` retrains over participant folds instead of one split (seeds default to 1):
+  `fold_<k>[_seed_<s>]/` per run, statistics across folds; planning in har.launch.folds.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from har.errors import ConfigError, reports_user_errors
+from har.launch.folds import Fold, data_folds, parse_folds, summarise_folds
 from har.launch.overrides import find_key, override, override_key, shell_join
 from har.launch.preflight import compose_trial_config
 from har.launch.project import find_project_root
@@ -51,6 +55,7 @@ from har.reporting.tables import group_stats, write_tables
 log = logging.getLogger("har.launch.evaluate")
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
+DEFAULT_FOLD_SEEDS = (1,)  # with --folds: the folds already repeat the training
 SUMMARY_FILE = "eval_summary.json"
 TABLE_STEM = "eval_table"
 # Set by this command for each seed; given by the user they would break the protocol.
@@ -71,9 +76,20 @@ class EvalPlan:
     checkpoint_dir: str
     trial_timeout_s: float | None = None
     decimals: int = 3
+    folds: tuple[Fold, ...] = ()  # --folds: every fold is run with `fold` set (fold_plans)
+    fold: Fold | None = None
 
     def run_dir(self, seed: int) -> Path:
+        if self.fold is not None:
+            return self.root / self.fold.run_dir_name(seed, len(self.seeds) > 1)
         return self.root / f"seed_{seed}"
+
+    def fold_plans(self) -> list[EvalPlan]:
+        """One plan per fold (its split overrides win), or this plan alone without --folds."""
+        return [
+            replace(self, overrides=tuple(merge_overrides(self.overrides, f.overrides)), fold=f)
+            for f in self.folds
+        ] or [self]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,8 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--seeds",
-        default=",".join(map(str, DEFAULT_SEEDS)),
-        help="comma-separated seeds (default %(default)s; must differ from the search seed)",
+        help=f"comma-separated seeds (default {','.join(map(str, DEFAULT_SEEDS))}, with --folds "
+        f"{','.join(map(str, DEFAULT_FOLD_SEEDS))}; must differ from the search seed)",
+    )
+    parser.add_argument(
+        "--folds",
+        help="loso (leave one participant out) or K: retrain over participant folds; validation "
+        "participants come from each fold's training participants (har.launch.folds)",
+    )
+    parser.add_argument(
+        "--val-participants", type=int, default=1, help="validation participants per fold (1)"
+    )
+    parser.add_argument(
+        "--fold-seed", type=int, default=0, help="shuffles participants for K folds"
     )
     parser.add_argument("--output-root", type=Path, help="default: <project>/experiments/eval")
     parser.add_argument(
@@ -109,7 +136,9 @@ def plan_from_args(args: argparse.Namespace) -> EvalPlan:
     name = args.name or best.get("study_name")
     if not name:
         raise ConfigError("give --name (or --best with a best.json that names its study)")
-    seeds = parse_seeds(args.seeds)
+    folds = parse_folds(args.folds) if args.folds else None
+    default_seeds = DEFAULT_SEEDS if folds is None else DEFAULT_FOLD_SEEDS
+    seeds = parse_seeds(args.seeds or ",".join(map(str, default_seeds)))
     search_seed = best.get("seed") if isinstance(best.get("seed"), int) else None
     if search_seed is not None and search_seed in seeds:
         raise ConfigError(
@@ -141,6 +170,9 @@ def plan_from_args(args: argparse.Namespace) -> EvalPlan:
         checkpoint_dir=cfg.trainer.checkpoint.dirpath,
         trial_timeout_s=args.trial_timeout,
         decimals=args.decimals,
+        folds=()
+        if folds is None
+        else tuple(data_folds(cfg, folds, args.val_participants, args.fold_seed)),
     )
 
 
@@ -306,30 +338,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, format="%(asctime)s [eval] %(message)s", datefmt="%H:%M:%S"
     )
     plan = plan_from_args(args)
-    for seed in plan.seeds:
-        check_same_configuration(plan, seed)
+    plans = plan.fold_plans()
+    for each in plans:
+        for seed in each.seeds:
+            check_same_configuration(each, seed)
     log.info(
-        "evaluation %s: seeds %s (search seed %s) in %s\n  overrides: %s",
+        "evaluation %s: %sseeds %s (search seed %s) in %s\n  overrides: %s",
         plan.name,
+        f"{len(plan.folds)} participant folds, " if plan.folds else "",
         ",".join(map(str, plan.seeds)),
         plan.search_seed if plan.search_seed is not None else "not recorded",
         plan.root,
         shell_join(plan.overrides) or "(none)",
     )
-    statuses: dict[int, str] = {}
+    statuses: dict[tuple[int, int], str] = {}  # (fold index, or -1 without folds; seed)
     stop = threading.Event()
     env = trial_environment()
     with stop_on_signals(stop):
-        for seed in plan.seeds:
-            if stop.is_set():
-                break
-            statuses[seed] = run_seed(plan, seed, env, stop)
-    payload = summarise(plan, statuses)
+        for each in plans:
+            for seed in each.seeds:
+                if stop.is_set():
+                    break
+                if each.fold is not None:
+                    log.info("fold %d: test participants %s", each.fold.index, list(each.fold.test))
+                statuses[(-1 if each.fold is None else each.fold.index, seed)] = run_seed(
+                    each, seed, env, stop
+                )
+    if plan.folds:
+        payload = summarise_folds(
+            plan.name,
+            plan.root,
+            {"source": plan.source, "overrides": list(plan.overrides), "seeds": list(plan.seeds),
+             "search_seed": plan.search_seed, "protocol": plan.protocol},
+            plan.folds,
+            {(p.fold.index, s): p.run_dir(s) for p in plans if p.fold for s in p.seeds},
+            statuses,
+            plan.decimals,
+        )  # fmt: skip
+        incomplete = payload["incomplete_runs"]
+    else:
+        payload = summarise(plan, {seed: status for (_, seed), status in statuses.items()})
+        incomplete = payload["incomplete_seeds"]
     log.info("summary: %s", plan.root / SUMMARY_FILE)
     if stop.is_set():
         log.warning("interrupted: run the same command again to resume")
         return EXIT_INTERRUPTED
-    if payload["incomplete_seeds"]:
-        log.error("seed(s) %s did not complete", payload["incomplete_seeds"])
+    if incomplete:
+        log.error("%s did not complete", incomplete)
         return EXIT_SOME_FAILED
     return 0

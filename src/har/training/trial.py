@@ -12,14 +12,18 @@ from typing import Any
 
 import lightning.pytorch as pl
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from threadpoolctl import threadpool_limits
 
+from har.classical.fit import fit_and_predict, is_classical
 from har.data.with_secondary import build_datamodule
 from har.errors import as_user_error
 from har.reporting.results import ResultsFile
 from har.training import two_stage
 from har.training.acceleration import compile_networks, configure_torch
 from har.training.callbacks import EpochHistory, ValidationPredictions
+from har.training.metrics import StageMetrics
 from har.training.module import JointHARModule
 from har.training.resume import (
     RNGStateCheckpoint,
@@ -52,7 +56,8 @@ def run_trial(
     ``extra_callbacks`` come from the caller (an HPO trial passes its pruning callback, so training
     never imports HPO). One whose ``pruned`` attribute is true after fitting ends the run as
     ``pruned``: validation metrics only, no test. The virtual-IMU recipe runs its two stages here
-    (``har.training.two_stage``); the callbacks watch the second.
+    (``har.training.two_stage``); the callbacks watch the second. A ``model.kind=classical`` model
+    (a reference classifier, ``har.classical``) is fitted without Lightning: ``_run_classical``.
     """
     if not two_stage.is_two_stage(cfg):
         return run_stage(cfg, run_dir, extra_callbacks)
@@ -93,6 +98,8 @@ def run_stage(
     try:
         validate_config(cfg)
         configure_torch(cfg.trainer.threads)
+        if is_classical(cfg.model):
+            return _run_classical(cfg, run_dir, results)
         resume = find_resume_point(cfg, run_dir)  # a mismatching checkpoint fails before data
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = build_datamodule(cfg.data)  # with data.secondary attached, if any
@@ -149,7 +156,10 @@ def run_stage(
         history.load_state_dict(fitted)
         final = _val_metrics(cfg, history) | {k: float(v) for k, v in test_metrics.items()}
         final |= extra_metrics or {}
-        plots = _plots(cfg, run_dir, history, module, datamodule.class_names, trainer)
+        plots = _plots(
+            cfg, run_dir, history.history, module.test_outputs, datamodule.class_names,
+            trainer.is_global_zero,
+        )  # fmt: skip
         results.finish(
             "completed",
             history=history.history,
@@ -160,13 +170,7 @@ def run_stage(
                 "resumed_from": None if resume is None else str(resume.path),
             },
             plots=plots,
-            data={
-                "class_names": list(datamodule.class_names),
-                "window_counts": getattr(datamodule, "window_counts", None),
-                # data.imu_subjects: the training subjects whose real IMU was used
-                "imu_subjects": _plain_list(getattr(datamodule, "imu_subjects_used", None)),
-                "sessions": _session_reports(datamodule),
-            },
+            data=_data_report(datamodule),
             distributed=_distributed_report(trainer),
             **(record or {}),
             timing={
@@ -185,28 +189,81 @@ def run_stage(
             finish_loggers(trainer, results.payload)
 
 
+def _run_classical(cfg: DictConfig, run_dir: Path, results: ResultsFile) -> dict[str, Any]:
+    """A reference classifier: the same DataModule windows, fitted by scikit-learn / sktime, scored
+    by the same ``StageMetrics`` as the neural path (its real-path metrics), into the same keys."""
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    validate_against_data(cfg, datamodule.num_classes, datamodule.imu_channels)
+    # trainer.threads bounds scikit-learn's OpenMP and BLAS pools too: on a shared machine, an
+    # OpenMP pool as wide as the cores spins against the other processes (measured 100x slower).
+    with threadpool_limits(limits=cfg.trainer.threads):
+        outcome = fit_and_predict(instantiate(cfg.model.estimator), datamodule)
+    final: dict[str, Any] = {}
+    for stage, (pred, label) in outcome.predictions.items():
+        metrics = StageMetrics(datamodule.num_classes, datamodule.imu_channels)
+        metrics.update_real(torch.from_numpy(pred), torch.from_numpy(label))
+        final |= metrics.compute(stage)
+    info = outcome.fit_info
+    # The neural runs' selection keys: one fitted model, so its validation score is the best one.
+    final |= {
+        "train_loss_last": info.get("train_loss_last"),
+        "val_loss_last": info.get("val_loss_last"),
+        "val_f1_last": final["val_f1"],
+        "best_val_f1": final["val_f1"],
+        "best_val_loss": info.get("best_val_loss"),
+        "epochs_run": None,  # no epochs: iterations and penalties are in "classical"
+    }
+    test_pred, test_label = outcome.predictions["test"]
+    tested = {"pred": [torch.from_numpy(test_pred)], "label": [torch.from_numpy(test_label)]}
+    plots = _plots(cfg, run_dir, {}, tested, datamodule.class_names, is_rank_zero_process())
+    results.finish(
+        "completed",
+        final_metrics=final,
+        classical={"estimator": cfg.model.estimator._target_, **info},
+        checkpoint={"best": None, "tested": "fitted estimator (not saved)", "resumed_from": None},
+        plots=plots,
+        data=_data_report(datamodule) | {"windows_used": outcome.window_counts},
+        timing={"fit_s": outcome.fit_s, "test_s": outcome.predict_s},
+    )
+    return results.payload
+
+
+def _data_report(datamodule: Any) -> dict[str, Any]:
+    return {
+        "class_names": list(datamodule.class_names),
+        "window_counts": getattr(datamodule, "window_counts", None),
+        # data.imu_subjects: the training subjects whose real IMU was used
+        "imu_subjects": _plain_list(getattr(datamodule, "imu_subjects_used", None)),
+        "sessions": _session_reports(datamodule),
+    }
+
+
 def _plots(
     cfg: DictConfig,
     run_dir: Path,
-    history: EpochHistory,
-    module: JointHARModule,
-    class_names: list[str],
-    trainer: pl.Trainer,
+    history: dict[str, list[float]],
+    test_outputs: dict[str, list[torch.Tensor]],
+    class_names: Sequence[str],
+    rank_zero: bool,
 ) -> dict[str, str]:
     """plots/*.png (unless trainer.plots=false); a plotting error costs the plots, not the run."""
-    if not cfg.trainer.plots or not trainer.is_global_zero:
+    if not cfg.trainer.plots or not rank_zero:
         return {}
     from har.reporting.trial_plots import (  # matplotlib only when plotting
         TestOutputs,
         write_trial_plots,
     )
 
-    title = f"{cfg.scenario.name}, seed {cfg.seed} · {run_dir.parent.name}/{run_dir.name}"
+    model = cfg.model.get("name")
+    title = f"{model or cfg.scenario.name}, seed {cfg.seed} · {run_dir.parent.name}/{run_dir.name}"
     try:
         written = write_trial_plots(
             run_dir / "plots",
-            history.history,
-            TestOutputs.from_batches(module.test_outputs),
+            history,
+            TestOutputs.from_batches(test_outputs),
             class_names,
             cfg.data.sampling_rate_hz,
             title,

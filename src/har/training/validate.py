@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from har.classical.fit import is_classical
 from har.errors import ConfigError
 from har.training.scenario_spec import check_scenario, trains_sim_path
 
@@ -57,7 +58,22 @@ def validate_config(cfg: DictConfig) -> None:
         t.early_stopping.mode in ("min", "max"), "trainer.early_stopping.mode", "must be min or max"
     )
     _require(t.checkpoint.mode in ("min", "max"), "trainer.checkpoint.mode", "must be min or max")
-    validate_model(cfg)
+    if is_classical(cfg.model):
+        validate_classical(cfg)
+    else:
+        validate_model(cfg)
+
+
+def validate_classical(cfg: DictConfig) -> None:
+    """A reference classifier learns from real IMU alone: the scenario must not need R."""
+    name = cfg.model.get("name", "classical")
+    _require(
+        not trains_sim_path(OmegaConf.to_container(cfg.scenario, resolve=True)),
+        "scenario",
+        f"model={name} is a reference trained on real IMU only, but scenario="
+        f"{cfg.scenario.name} trains the simulated path: add scenario=real_only",
+    )
+    instantiate(cfg.model.estimator)  # its own checks, before any data is read
 
 
 def validate_model(cfg: DictConfig) -> None:

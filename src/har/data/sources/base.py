@@ -77,6 +77,20 @@ class SessionSource(Protocol):
         """The aligned session, or None when its files hold no usable data."""
 
 
+class ParticipantFolds(Protocol):
+    """A DataModule that can be re-split by participant (``run_eval.py --folds``, planned by
+    ``har.launch.folds``). Each data set keeps its own split keys; these two methods translate."""
+
+    def participants(self) -> list[int | str]:
+        """Every participant with usable files (may generate a synthetic tree; reads no data)."""
+
+    def fold_overrides(
+        self, test: Sequence[int | str], val: Sequence[int | str]
+    ) -> dict[str, list[Any]]:
+        """``{config key: value}`` that make ``test`` the test split, ``val`` the validation
+        split and every other participant the training split."""
+
+
 class GeneratedOnRequest:
     """``prepare()`` for a source whose files may be a synthetic tree: when its ``synthetic`` holds
     the generator's settings (None: real files), ``twin_generator`` ("module:function", imported

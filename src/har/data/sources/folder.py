@@ -335,6 +335,17 @@ class FolderDataModule(SessionDataModule):
             imu_channels=imu_channels,
         )
 
+    def participants(self) -> list[str]:  # participant folds: sources.base.ParticipantFolds
+        found = sorted({p.parent.name for p in self.source.data_dir.glob("*/*.npz")})
+        if not found:
+            raise DataError(f"{self.source.data_dir} holds no <subject>/<session>.npz file")
+        return found
+
+    def fold_overrides(self, test: Sequence[str], val: Sequence[str]) -> dict[str, list[Any]]:
+        test, val = [str(s) for s in test], [str(s) for s in val]
+        train = [s for s in self.participants() if s not in {*test, *val}]
+        return {"data.train": train, "data.val": val, "data.test": test}
+
 
 @reports_user_errors
 def main(argv: list[str] | None = None) -> int:

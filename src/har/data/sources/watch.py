@@ -248,3 +248,13 @@ class WatchDataModule(SessionDataModule):
             num_workers=num_workers,
             imu_channels=imu_channels,
         )
+
+    def fold_overrides(self, test: Sequence[int], val: Sequence[int]) -> dict[str, list[Any]]:
+        """Participant folds (``har.data.sources.base.ParticipantFolds``): the three subject lists."""
+        held_out = {*test, *val}
+        train = [p for p in self.participants() if p not in held_out]
+        return {
+            "data.train_subjects": train,
+            "data.val_subjects": list(val),
+            "data.test_subjects": list(test),
+        }

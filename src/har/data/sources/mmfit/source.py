@@ -26,7 +26,14 @@ from har.data.sources.base import (
 )
 from har.data.sources.mmfit import reader as mmfit
 from har.data.sources.mmfit.align import align
-from har.data.sources.mmfit.format import CLASS_NAMES, H36M_JOINTS, PARTICIPANT_OF, SPLITS
+from har.data.sources.mmfit.format import (
+    CLASS_NAMES,
+    H36M_JOINTS,
+    PARTICIPANT_OF,
+    SPLITS,
+    WORKOUTS,
+    file_name,
+)
 from har.data.twin.presets import PRESETS
 from har.errors import ConfigError, DataError
 
@@ -153,6 +160,34 @@ class MMFitDataModule(SessionDataModule):
             imu_subjects=imu_subjects,
             imu_subjects_seed=imu_subjects_seed,
         )
+
+    # ---- participant folds (har.data.sources.base.ParticipantFolds) ----------------------------
+    def participants(self) -> list[int]:
+        return sorted({PARTICIPANT_OF[w] for w in self._workouts_on_disk()})
+
+    def fold_overrides(self, test: Sequence[int], val: Sequence[int]) -> dict[str, list[Any]]:
+        """All three workout lists (they replace data.split's): a participant's every workout."""
+        on_disk = self._workouts_on_disk()
+        held_out = {*test, *val}
+        return {
+            "data.train_workouts": [w for w in on_disk if PARTICIPANT_OF[w] not in held_out],
+            "data.val_workouts": [w for w in on_disk if PARTICIPANT_OF[w] in val],
+            "data.test_workouts": [w for w in on_disk if PARTICIPANT_OF[w] in test],
+        }
+
+    def _workouts_on_disk(self) -> list[str]:
+        """The workouts (of all 21) holding every data.sensors file, after generating a twin."""
+        self.source.prepare()
+        root = self.source.data_dir
+        found = [
+            w for w in WORKOUTS if all((root / w / file_name(w, s)).is_file() for s in self.sensors)
+        ]
+        if not found:
+            raise DataError(
+                f"{root} holds no workout with every stream of data.sensors ({', '.join(self.sensors)}): "
+                "set data.data_dir"
+            )
+        return found
 
 
 def twin_settings(synthetic: Any, twin: str | None) -> dict[str, Any] | None:
