@@ -75,6 +75,12 @@ def test_streams_rate_and_folds_are_config_choices():
     fold.prepare_data()
     assert {s.participant for s in fold.sessions["test"]} == {3}
     assert {s.participant for s in fold.sessions["train"]} == set(range(1, 11)) - {3, 5}
+    # What run_eval --folds sets for such a fold (har.launch.folds): the three subject lists.
+    assert module().fold_overrides([3], [5]) == {
+        "data.train_subjects": [1, 2, 4, 6, 7, 8, 9, 10],
+        "data.val_subjects": [5],
+        "data.test_subjects": [3],
+    }
 
 
 def test_bad_choices_name_their_key(tmp_path):

@@ -82,11 +82,14 @@ def mask_nonfinite(session: Session) -> int:
 
 
 def layout_mismatch(session: Session, reference: Session) -> str | None:
-    """How ``session``'s joint or IMU channel count differs from ``reference``'s (None: alike)."""
+    """How ``session``'s joint or IMU channel count differs from ``reference``'s (None: alike). An
+    IMU-only session (0 joints) may sit beside posed ones: the data set then drops pose."""
     for what, mine, theirs in (
         ("joints", session.pose.shape[1:], reference.pose.shape[1:]),
         ("IMU columns", session.acc.shape[1:], reference.acc.shape[1:]),
     ):
+        if what == "joints" and 0 in (mine[0], theirs[0]):
+            continue
         if mine != theirs:
             return (
                 f"it has {mine[0]} {what} but session {reference.workout} has {theirs[0]}: "

@@ -266,7 +266,6 @@ class FolderSource:
             pose, imu, labels, valid = resample(
                 pose, imu.astype(np.float64), labels, valid, rate, self.rate_hz
             )
-        valid = valid & np.all(np.isfinite(pose), axis=(1, 2)) & np.all(np.isfinite(imu), axis=1)
         return Session(
             workout=ref.name,
             participant=ref.subject,

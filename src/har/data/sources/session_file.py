@@ -90,7 +90,9 @@ def check_session_arrays(
     if missing:
         problems.append(f"{', '.join(missing)} missing (found: {', '.join(arrays) or 'nothing'})")
     if "pose" not in arrays and not any(s in arrays for s in streams):
-        problems.append(f"neither pose nor {' / '.join(streams)} is present, expected at least one")
+        problems.append(
+            f"neither pose nor an IMU stream ({', '.join(streams)}) is present, expected at least one"
+        )
     n = _check_labels(arrays, problems)
     _check_rate(arrays, problems)
     if "pose" in arrays:
