@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -112,8 +112,10 @@ def run_trial_process(
     stop: threading.Event,
     timeout_s: float | None = None,
     grace_s: float = 10.0,
+    on_started: Callable[[int], None] | None = None,
 ) -> ProcessResult:
-    """Run `command` with its output in `<run_dir>/trial.log`; stop it when `stop` is set."""
+    """Run `command` with its output in `<run_dir>/trial.log`; stop it when `stop` is set.
+    `on_started(pid)` is called once the process exists (to record who runs the trial)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     launched_unix = time.time()
@@ -128,6 +130,12 @@ def run_trial_process(
             start_new_session=True,
             preexec_fn=parent_death_signal(),
         )
+        if on_started is not None:
+            try:
+                on_started(process.pid)
+            except BaseException:
+                stop_process_group(process, grace_s)
+                raise
         while True:
             try:
                 exit_code = process.wait(timeout=_POLL_S)
@@ -199,11 +207,15 @@ def read_outcome(run_dir: Path, result: ProcessResult, metric: str) -> TrialOutc
             lost=lost,
         )
 
-    if result.interrupted:
+    # A trial stopped or killed after it wrote its final results.json (its plots, loggers or
+    # interpreter were still closing) did finish: its results are kept, not thrown away as lost.
+    finished = results is not None and results.get("status") in ("completed", "pruned")
+    signalled = result.exit_code is not None and result.exit_code < 0
+    if result.interrupted and not finished:
         return outcome("fail", reason="interrupted: the orchestrator was stopped", lost=True)
-    if result.timed_out:
+    if result.timed_out and not finished:
         return outcome("fail", reason=f"timed out after {result.wall_s:.0f} s")
-    if result.exit_code != 0:
+    if result.exit_code != 0 and not (finished and (signalled or result.interrupted)):
         meaning = EXIT_CODE_MEANING.get(result.exit_code or 0)
         if result.exit_code is not None and result.exit_code < 0:
             meaning = f"killed by signal {signal.Signals(-result.exit_code).name}"
