@@ -166,7 +166,9 @@ def recover_stale_trials(
             recovery.pending += bool(gone) or _runs_elsewhere(frozen)
             continue
         outcome = _finished_work(frozen, plan)
-        why = f"its worker died; {RESULTS_FILE} in {frozen.user_attrs.get(RUN_DIR_ATTR)} was adopted"
+        why = (
+            f"its worker died; {RESULTS_FILE} in {frozen.user_attrs.get(RUN_DIR_ATTR)} was adopted"
+        )
         if outcome is not None and _close(study, frozen, outcome, why):
             recovery.adopted.append(frozen.number)
             log.warning("trial %d: %s (%s)", frozen.number, why, outcome.state.upper())
@@ -272,7 +274,9 @@ def adopt_lost_runs(
             )
         )
         adopted.append(len(study.get_trials(deepcopy=False)) - 1)
-        log.warning("lost trial %d: its finished run adopted as trial %d", frozen.number, adopted[-1])
+        log.warning(
+            "lost trial %d: its finished run adopted as trial %d", frozen.number, adopted[-1]
+        )
     return adopted
 
 

@@ -13,8 +13,10 @@ The protocol:
   The checkpoint it tests is the one `trainer.checkpoint.monitor` selected, and early stopping
   watches `trainer.early_stopping.monitor`: both must be validation metrics (`val_*`). The test split
   is evaluated once per seed, after training, and is never used to choose anything.
-* Resume: a seed whose results.json says `completed` is skipped; an interrupted seed continues from
-  its `last.ckpt`. Existing seed directories trained with other overrides are refused.
+* Resume: a seed whose results.json says `completed` is adopted, not rerun; an interrupted seed
+  continues from its `last.ckpt`. Existing seed directories trained with other overrides are
+  refused. One invocation at a time per `<output-root>/<name>` (a lock), and a seed process left by
+  a killed invocation is let finish before its dir is judged, so every seed runs exactly once.
 * Outputs in `<output-root>/<name>/`: `eval_summary.json` (every seed's final metrics and the mean,
   sample std (ddof=1) and n of each) and `eval_table.{md,csv,tex}`.
 """
@@ -34,11 +36,14 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from har.errors import ConfigError, reports_user_errors
+from har.launch.liveness import process_identity
 from har.launch.overrides import find_key, override, override_key, shell_join
 from har.launch.preflight import compose_trial_config
 from har.launch.project import find_project_root
+from har.launch.run_records import launch_digest, record_launch, wait_for_previous_process
 from har.launch.signals import EXIT_INTERRUPTED, stop_on_signals
 from har.launch.trial_process import (
+    exclusive_lock,
     log_tail,
     run_trial_process,
     trial_command,
@@ -56,6 +61,9 @@ TABLE_STEM = "eval_table"
 # Set by this command for each seed; given by the user they would break the protocol.
 RESERVED = {"seed": "--seeds", "hydra.run.dir": "--name / --output-root", "resume": "(automatic)"}
 EXIT_SOME_FAILED = 1
+LOCK_FILE = ".run_eval.lock"
+# A seed process whose run_eval was killed gets SIGTERM from the kernel; it ends within seconds.
+PREVIOUS_PROCESS_WAIT_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,8 @@ def check_same_configuration(plan: EvalPlan, seed: int) -> None:
 def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Event) -> str:
     """Train and test one seed unless it is already done; returns its results.json status."""
     run_dir = plan.run_dir(seed)
+    if not wait_for_previous_process(run_dir, PREVIOUS_PROCESS_WAIT_S):
+        raise ConfigError(f"{run_dir}: the seed process of an earlier run_eval still runs")
     if read_status(run_dir) == "completed":
         log.info("seed %d: already completed, skipped (%s)", seed, run_dir)
         return "completed"
@@ -233,6 +243,7 @@ def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Eve
         tokens.append("resume=true")
         log.info("seed %d: resuming from its last.ckpt", seed)
     command = trial_command(tokens, run_dir, seed)
+    digest = launch_digest(tokens, seed)
     log.info("seed %d: training in %s", seed, run_dir)
     result = run_trial_process(
         command,
@@ -241,8 +252,11 @@ def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Eve
         env=env,
         stop=stop,
         timeout_s=plan.trial_timeout_s,
+        on_started=lambda pid: record_launch(run_dir, digest, process_identity(pid)),
     )
-    status = read_status(run_dir) if result.exit_code == 0 else None
+    # A seed stopped after it wrote its final results.json did finish.
+    finished = result.exit_code == 0 or result.interrupted
+    status = read_status(run_dir) if finished else None
     if status == "completed":
         log.info("seed %d: completed in %.0f s", seed, result.wall_s)
         return status
@@ -319,12 +333,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     statuses: dict[int, str] = {}
     stop = threading.Event()
     env = trial_environment()
-    with stop_on_signals(stop):
+    lock = exclusive_lock(plan.root / LOCK_FILE, f"another run_eval is running in {plan.root}")
+    with lock, stop_on_signals(stop):
         for seed in plan.seeds:
             if stop.is_set():
                 break
             statuses[seed] = run_seed(plan, seed, env, stop)
-    payload = summarise(plan, statuses)
+        payload = summarise(plan, statuses)
     log.info("summary: %s", plan.root / SUMMARY_FILE)
     if stop.is_set():
         log.warning("interrupted: run the same command again to resume")

@@ -7,6 +7,8 @@ in order: SIGTERM to the group, a grace period, then SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -15,11 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from har.errors import ConfigError
 from har.launch.liveness import parent_death_signal
 from har.launch.overrides import format_value
 from har.launch.project import package_search_path
@@ -102,6 +105,22 @@ def set_aside_stale_run_dir(run_dir: Path) -> Path | None:
             run_dir.rename(target)
             return target
     raise RuntimeError(f"too many stale copies of {run_dir}")
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, held_message: str) -> Iterator[None]:
+    """Hold ``path`` locked (flock) while inside, or refuse with ``held_message`` at once. The
+    kernel frees the lock when its process dies, however it dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise ConfigError(f"{held_message} (lock {path}); wait for it to end") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def run_trial_process(

@@ -1,0 +1,155 @@
+"""Kill schedules for the fault-injection suite, and the invariants checked after each one.
+
+A schedule kills with ``$HAR_FAULT`` (``har.launch.faults``): at a point of the search, the process
+that reaches it signals a target relative to itself. The search is then started again (at once or
+after a delay) without the fault, and must end as if nothing had happened:
+
+* exactly ``--total-trials`` COMPLETE trials, none RUNNING;
+* no trial number run twice (each run dir's ``launches.log`` has one line);
+* best.json names the best COMPLETE trial, and its value is that trial's results.json's;
+* every trusted file (results.json, launch.json, best.json, trials.csv) parses.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import random
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+
+from har.hpo.storage import open_storage
+from tests.hpo.conftest import hpo_command, hpo_env
+
+TOTAL = 4
+# Where each point runs, and which targets make sense from there (see har.launch.faults).
+WORKER_POINTS = ("trial_start", "after_results", "best_json")
+TRIAL_POINTS = ("mid_epoch", "checkpoint_write")
+SIGNALS = ("SIGKILL", "SIGTERM")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    point: str
+    victim: str  # orchestrator | worker | trial | group (the orchestrator's process group)
+    signal: str
+    workers: int
+    delay_s: float = 0.0  # before the restart
+    storage: str = "journal"  # journal | a database URL
+
+    def target(self) -> str:
+        """The victim, as seen from the process that reaches the point."""
+        in_trial = self.point in TRIAL_POINTS
+        if self.victim == "group":
+            return "parent-group" if in_trial else "group"
+        if self.victim == "trial":
+            assert in_trial, "a trial can be killed only at a trial's point"
+            return "self"
+        if self.victim == "worker" or self.workers == 1:  # one worker: it is the orchestrator
+            return "parent" if in_trial else "self"
+        return "grandparent" if in_trial else "parent"
+
+    def __str__(self) -> str:
+        return f"{self.point}-{self.victim}-{self.signal}-w{self.workers}-d{self.delay_s:g}"
+
+
+def draw_schedules(count: int, seed: int) -> list[Schedule]:
+    rng = random.Random(seed)
+    drawn = []
+    for _ in range(count):
+        point = rng.choice(WORKER_POINTS + TRIAL_POINTS)
+        victims = ["orchestrator", "worker", "group"] + (["trial"] if point in TRIAL_POINTS else [])
+        drawn.append(
+            Schedule(
+                point,
+                rng.choice(victims),
+                rng.choice(SIGNALS),
+                rng.choice((1, 2)),
+                rng.choice((0.0, 0.0, 1.0)),
+            )
+        )
+    return drawn
+
+
+def search_args(root: Path, schedule: Schedule) -> list[str]:
+    storage = (
+        str(root / "out" / "chaos.journal") if schedule.storage == "journal" else schedule.storage
+    )
+    return [
+        "--total-trials", str(TOTAL), "--n-workers", str(schedule.workers),
+        "--study-name", "chaos", "--space-config", "space.yaml", "--storage", storage,
+        "--output-root", str(root / "out"), "--no-plots", "--stop-grace", "5",
+        "fake.epochs=2", "fake.sleep=0.2",
+    ]  # fmt: skip
+
+
+def run_schedule(root: Path, schedule: Schedule, env: dict[str, str] | None = None) -> None:
+    """The killed search, then the restart; raises unless every invariant holds."""
+    base_env = {**hpo_env(root), **(env or {})}
+    faulty = base_env | {
+        "HAR_FAULT": f"{schedule.point}:{schedule.target()}:{schedule.signal}",
+        "HAR_FAULT_ONCE": str(root / "fault.fired"),
+    }
+    command = hpo_command(*search_args(root, schedule))
+    # Its own process group, as a shell job: a 'group' kill must not reach the test runner.
+    killed = subprocess.run(
+        command, cwd=root, env=faulty, capture_output=True, text=True, timeout=180,
+        start_new_session=True,
+    )  # fmt: skip
+    assert (root / "fault.fired").exists(), f"the fault never fired:\n{killed.stderr[-3000:]}"
+    time.sleep(schedule.delay_s)
+    restarted = subprocess.run(
+        command, cwd=root, env=base_env, capture_output=True, text=True, timeout=180
+    )
+    assert restarted.returncode == 0, f"restart failed:\n{restarted.stderr[-3000:]}"
+    check_invariants(root, schedule)
+
+
+def load_study(root: Path, schedule: Schedule) -> optuna.Study:
+    location = (
+        f"journal:{root / 'out' / 'chaos.journal'}"
+        if schedule.storage == "journal"
+        else schedule.storage
+    )
+    return optuna.load_study(study_name="chaos", storage=open_storage(location, heartbeat=False))
+
+
+def check_invariants(root: Path, schedule: Schedule) -> optuna.Study:
+    study = load_study(root, schedule)
+    trials = study.get_trials()
+    states = [t.state.name for t in trials]
+    assert states.count("COMPLETE") == TOTAL, states
+    assert "RUNNING" not in states, states
+    for run_dir in (root / "out" / "trials").iterdir():
+        launches = (run_dir / "launches.log").read_text().splitlines()
+        assert len(launches) <= 1, f"{run_dir.name} was run {len(launches)} times"
+        for name in ("results.json", "launch.json"):
+            if (run_dir / name).exists():
+                json.loads((run_dir / name).read_text())  # a trusted file is never half-written
+    complete = [t for t in trials if t.state.name == "COMPLETE"]
+    for trial in complete:
+        results = json.loads(Path(trial.user_attrs["run_dir"], "results.json").read_text())
+        assert results["status"] == "completed"
+        assert results["final_metrics"]["best_val_f1"] == trial.value
+    best = json.loads((root / "out" / "best.json").read_text())
+    winner = max(complete, key=lambda t: t.value)
+    assert best["best_value"] == winner.value
+    assert best["best_trial_number"] == winner.number
+    assert json.loads(Path(best["results_json"]).read_text())["final_metrics"]["best_val_f1"] == (
+        winner.value
+    )
+    with open(root / "out" / "trials.csv", newline="") as handle:
+        assert len(list(csv.DictReader(handle))) == len(trials)
+    return study
+
+
+def chaos_count() -> tuple[int, int]:
+    """``make chaos``: how many schedules to draw ($HAR_CHAOS_SCHEDULES) and from which seed."""
+    return int(os.environ.get("HAR_CHAOS_SCHEDULES", "0")), int(
+        os.environ.get("HAR_CHAOS_SEED", "0")
+    )
