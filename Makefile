@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.har-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast lint format clean-cache
+.PHONY: install demo test test-fast chaos lint format clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not cluster" $(PYTEST_ARGS)
+
+# Many drawn kill schedules against a fake search (README, "Reliability: what a kill costs").
+CHAOS_SCHEDULES ?= 40
+CHAOS_SEED ?= 0
+chaos: $(STAMP)
+	HAR_CHAOS_SCHEDULES=$(CHAOS_SCHEDULES) HAR_CHAOS_SEED=$(CHAOS_SEED) \
+		$(BIN)/python -m pytest -q -m chaos tests/reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,7 +4,8 @@ A schedule kills with ``$HAR_FAULT`` (``har.launch.faults``): at a point of the 
 that reaches it signals a target relative to itself. The search is then started again (at once or
 after a delay) without the fault, and must end as if nothing had happened:
 
-* exactly ``--total-trials`` COMPLETE trials, none RUNNING;
+* exactly ``--total-trials`` COMPLETE trials (one less when the trial itself was killed: that is a
+  crash, counted), none RUNNING;
 * no trial number run twice (each run dir's ``launches.log`` has one line);
 * best.json names the best COMPLETE trial, and its value is that trial's results.json's;
 * every trusted file (results.json, launch.json, best.json, trials.csv) parses.
@@ -123,10 +124,17 @@ def check_invariants(root: Path, schedule: Schedule) -> optuna.Study:
     study = load_study(root, schedule)
     trials = study.get_trials()
     states = [t.state.name for t in trials]
-    assert states.count("COMPLETE") == TOTAL, states
+    # A trial killed on its own counts as a crash (FAIL, and it uses up its place: an OOM-killed
+    # configuration must not be retried for ever); every other kill costs no place in the budget.
+    crashed = 1 if schedule.victim == "trial" else 0
+    assert states.count("COMPLETE") == TOTAL - crashed, states
     assert "RUNNING" not in states, states
+    for trial in trials:
+        if trial.state.name == "FAIL" and not trial.user_attrs.get("lost"):
+            assert crashed and "killed by signal" in trial.user_attrs["fail_reason"]
     for run_dir in (root / "out" / "trials").iterdir():
-        launches = (run_dir / "launches.log").read_text().splitlines()
+        log = run_dir / "launches.log"  # absent: killed before the trial process started
+        launches = log.read_text().splitlines() if log.exists() else []
         assert len(launches) <= 1, f"{run_dir.name} was run {len(launches)} times"
         for name in ("results.json", "launch.json"):
             if (run_dir / name).exists():

@@ -143,7 +143,7 @@ def wait_for_retries(study: optuna.Study, plan: SearchPlan, stop: threading.Even
     interval, grace = _heartbeat_timing(study)
     deadline = time.monotonic() + grace + interval
     logged = False
-    while True:
+    while study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         with budget_lock(plan.lock_path):
             recovery = recover_stale_trials(study, plan, plan.target_total)
             if count_started(study) < plan.target_total:
@@ -161,6 +161,7 @@ def wait_for_retries(study: optuna.Study, plan: SearchPlan, stop: threading.Even
             logged = True
         if stop.wait(_SETTLE_POLL_S if plan.storage.is_local_file else interval):
             return False
+    return False
 
 
 def _database_heartbeats(study: optuna.Study) -> bool:
