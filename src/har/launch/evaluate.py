@@ -36,6 +36,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from har.errors import ConfigError, reports_user_errors
+from har.launch.faults import fault_point
 from har.launch.liveness import process_identity
 from har.launch.overrides import find_key, override, override_key, shell_join
 from har.launch.preflight import compose_trial_config
@@ -254,6 +255,7 @@ def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Eve
         timeout_s=plan.trial_timeout_s,
         on_started=lambda pid: record_launch(run_dir, digest, process_identity(pid)),
     )
+    fault_point("after_results")
     # A seed stopped after it wrote its final results.json did finish.
     finished = result.exit_code == 0 or result.interrupted
     status = read_status(run_dir) if finished else None
