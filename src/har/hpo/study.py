@@ -124,6 +124,9 @@ def check_space_matches_history(study: optuna.Study, plan: SearchPlan) -> None:
             ) from error
 
 
+UNOWNED = "its worker died between asking for it and recording itself"
+
+
 @dataclass
 class Recovery:
     """What one look at the study's RUNNING and lost trials did."""
@@ -145,7 +148,8 @@ def recover_stale_trials(
     goes to a new trial. A lost FAIL trial whose run dir holds finished work (its run ended after
     it was marked) is carried by a new COMPLETE trial (Optuna never changes a finished trial),
     while the study holds fewer than ``target`` started trials. Database storages judge workers by
-    Optuna's heartbeats (a stale trial is failed and a copy queued, see worker.adopt_retried_run)."""
+    Optuna's heartbeats (a stale trial is failed and a copy queued, see worker.adopt_retried_run);
+    a RUNNING trial that names no worker never beat, and is failed (lost) here at once."""
     recovery = Recovery()
     if not plan.storage.is_local_file:
         with warnings.catch_warnings():
@@ -155,7 +159,13 @@ def recover_stale_trials(
     _, grace = heartbeat_timing()
     trials = study.get_trials(deepcopy=False)
     for frozen in trials:
-        if frozen.state != TrialState.RUNNING or not plan.storage.is_local_file:
+        if frozen.state != TrialState.RUNNING:
+            continue
+        if not plan.storage.is_local_file:
+            # Optuna's heartbeats judge the others; this one was never run (see worker_is_gone).
+            if WORKER_ATTR not in frozen.user_attrs and mark_failed(study, frozen.number, UNOWNED):
+                recovery.failed.append(frozen.number)
+                log.warning("trial %d: %s; marked FAIL (lost)", frozen.number, UNOWNED)
             continue
         gone = worker_is_gone(frozen, heartbeats, grace)
         if gone is None:
@@ -173,10 +183,12 @@ def recover_stale_trials(
             recovery.adopted.append(frozen.number)
             log.warning("trial %d: %s (%s)", frozen.number, why, outcome.state.upper())
         elif outcome is None:
-            worker = frozen.user_attrs.get(WORKER_ATTR) or {}
+            worker = frozen.user_attrs.get(WORKER_ATTR)
             reason = (
                 f"its worker (pid {worker.get('pid')} on {worker.get('host')}) died while it "
                 "was running"
+                if isinstance(worker, dict)
+                else UNOWNED
             )
             if mark_failed(study, frozen.number, reason):
                 recovery.failed.append(frozen.number)
