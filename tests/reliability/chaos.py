@@ -7,7 +7,8 @@ after a delay) without the fault, and must end as if nothing had happened:
 * exactly ``--total-trials`` COMPLETE trials (one less when the trial itself was killed: that is a
   crash, counted), none RUNNING; every other FAIL trial lost (file storages) or retried (database
   storages: Optuna's heartbeats failed it and queued a copy);
-* no trial number run twice (each run dir's ``launches.log`` has one line);
+* no trial number run twice (each run dir's ``launches.log`` has one line), and every run that had
+  finished when the kill came, but that the study had not been told of, adopted (once);
 * best.json names the best COMPLETE trial, and its value is that trial's results.json's;
 * every trusted file (results.json, launch.json, best.json, trials.csv) parses.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import optuna
 
+from har.hpo.search_plan import RECOVERED_ATTR
 from har.hpo.storage import open_storage
 from tests.hpo.conftest import hpo_command, hpo_env
 
@@ -95,8 +97,9 @@ def search_args(root: Path, schedule: Schedule) -> list[str]:
 DATABASE_HEARTBEATS = {"HAR_HEARTBEAT_INTERVAL_S": "1", "HAR_HEARTBEAT_GRACE_S": "2"}
 
 
-def run_schedule(root: Path, schedule: Schedule) -> optuna.Study:
-    """The killed search, then the restart; raises unless every invariant holds."""
+def run_schedule(root: Path, schedule: Schedule) -> tuple[optuna.Study, set[str]]:
+    """The killed search, then the restart; raises unless every invariant holds. Returns the study
+    and the run dirs that held finished work the study had not been told of when the kill came."""
     base_env = hpo_env(root) | (DATABASE_HEARTBEATS if schedule.storage != "journal" else {})
     faulty = base_env | {
         "HAR_FAULT": f"{schedule.point}:{schedule.target()}:{schedule.signal}",
@@ -109,12 +112,32 @@ def run_schedule(root: Path, schedule: Schedule) -> optuna.Study:
         start_new_session=True,
     )  # fmt: skip
     assert (root / "fault.fired").exists(), f"the fault never fired:\n{killed.stderr[-3000:]}"
+    study = load_study(root, schedule)
+    told = {t.user_attrs.get("run_dir") for t in complete_trials(study)}
+    release(study)
+    untold = finished_runs(root) - told
     time.sleep(schedule.delay_s)
     restarted = subprocess.run(
         command, cwd=root, env=base_env, capture_output=True, text=True, timeout=180
     )
     assert restarted.returncode == 0, f"restart failed:\n{restarted.stderr[-3000:]}"
-    return check_invariants(root, schedule)
+    return check_invariants(root, schedule, untold), untold
+
+
+def finished_runs(root: Path) -> set[str]:
+    trials = root / "out" / "trials"
+    return {str(d) for d in (trials.iterdir() if trials.exists() else []) if _completed(d)}
+
+
+def _completed(run_dir: Path) -> bool:
+    try:
+        return json.loads((run_dir / "results.json").read_text())["status"] == "completed"
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def complete_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [t for t in study.get_trials() if t.state.name == "COMPLETE"]
 
 
 def load_study(root: Path, schedule: Schedule) -> optuna.Study:
@@ -126,7 +149,15 @@ def load_study(root: Path, schedule: Schedule) -> optuna.Study:
     return optuna.load_study(study_name="chaos", storage=open_storage(location, heartbeat=False))
 
 
-def check_invariants(root: Path, schedule: Schedule) -> optuna.Study:
+def release(study: optuna.Study) -> None:
+    """Close a database study's pooled connections (reopened if it is used again): a test session
+    that keeps them would fill the server's connection slots."""
+    engine = getattr(study._storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
+def check_invariants(root: Path, schedule: Schedule, untold: set[str]) -> optuna.Study:
     study = load_study(root, schedule)
     trials = study.get_trials()
     states = [t.state.name for t in trials]
@@ -149,6 +180,9 @@ def check_invariants(root: Path, schedule: Schedule) -> optuna.Study:
             if (run_dir / name).exists():
                 json.loads((run_dir / name).read_text())  # a trusted file is never half-written
     complete = [t for t in trials if t.state.name == "COMPLETE"]
+    for run_dir in untold:  # finished work the study did not know of: adopted, once
+        carriers = [t for t in complete if t.user_attrs.get("run_dir") == run_dir]
+        assert len(carriers) == 1 and RECOVERED_ATTR in carriers[0].user_attrs, run_dir
     for trial in complete:
         results = json.loads(Path(trial.user_attrs["run_dir"], "results.json").read_text())
         assert results["status"] == "completed"
@@ -162,6 +196,7 @@ def check_invariants(root: Path, schedule: Schedule) -> optuna.Study:
     )
     with open(root / "out" / "trials.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == len(trials)
+    release(study)
     return study
 
 

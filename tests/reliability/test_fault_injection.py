@@ -31,10 +31,12 @@ def test_issue_reproduction_adopts_the_finished_trial_on_the_first_restart(
 ) -> None:
     # 2 workers on a journal; the process group SIGKILLed just after the first trial finished
     # (its results.json is completed, the study not yet told); restarted at once.
-    study = run_schedule(fake_project, Schedule("after_results", "group", "SIGKILL", 2))
+    study, untold = run_schedule(fake_project, Schedule("after_results", "group", "SIGKILL", 2))
     adopted = [t for t in study.get_trials() if RECOVERED_ATTR in t.user_attrs]
-    assert len(adopted) == 1 and adopted[0].state.name == "COMPLETE"
-    assert adopted[0].number in (0, 1)  # the first to finish of the two started together
+    # The first to finish of the two started together; the other may have finished too before
+    # the kill reached it (a loaded machine): then both are adopted.
+    assert untold and {t.user_attrs["run_dir"] for t in adopted} == untold
+    assert all(t.state.name == "COMPLETE" and t.number in (0, 1) for t in adopted)
     csv_text = (fake_project / "out" / "trials.csv").read_text()
     assert "was adopted" in csv_text
 

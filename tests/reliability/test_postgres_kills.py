@@ -31,13 +31,14 @@ def test_a_finished_trial_of_a_killed_search_is_adopted_by_its_retry(
     # The reproduction on PostgreSQL: 2 workers, the whole process group SIGKILLed just
     # after the first trial finished, restarted at once.
     schedule = on(fresh_database, Schedule("after_results", "group", "SIGKILL", 2))
-    study = run_schedule(fake_project, schedule)
+    study, untold = run_schedule(fake_project, schedule)
     carriers = [t for t in study.get_trials() if RECOVERED_FROM_ATTR in t.user_attrs]
-    assert len(carriers) == 1 and carriers[0].state.name == "COMPLETE"
-    original = study.trials[carriers[0].user_attrs[RECOVERED_FROM_ATTR]]
-    assert original.state.name == "FAIL"  # failed by heartbeats, then retried
-    assert carriers[0].user_attrs["run_dir"] == original.user_attrs["run_dir"]
-    assert carriers[0].params == original.params
+    assert untold and {t.user_attrs["run_dir"] for t in carriers} == untold
+    for carrier in carriers:
+        original = study.trials[carrier.user_attrs[RECOVERED_FROM_ATTR]]
+        assert original.state.name == "FAIL"  # failed by heartbeats, then retried
+        assert carrier.user_attrs["run_dir"] == original.user_attrs["run_dir"]
+        assert carrier.params == original.params and carrier.state.name == "COMPLETE"
 
 
 FIXED = [
