@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.har-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast fuzz lint format clean-cache
+.PHONY: install demo test test-fast fuzz chaos lint format clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ test-fast: $(STAMP)
 # The fuzz suite (tests/fuzz) with its long Hypothesis profile: 500 broken trees per format.
 fuzz: $(STAMP)
 	HAR_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
+
+# Many drawn kill schedules against a fake search (README, "Reliability: what a kill costs").
+CHAOS_SCHEDULES ?= 40
+CHAOS_SEED ?= 0
+chaos: $(STAMP)
+	HAR_CHAOS_SCHEDULES=$(CHAOS_SCHEDULES) HAR_CHAOS_SEED=$(CHAOS_SEED) \
+		$(BIN)/python -m pytest -q -m chaos tests/reliability $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ with the reason, where the binaries are missing (CI installs slurm-wlm and postg
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -144,7 +145,10 @@ def fresh_database(postgres_url: str, request: pytest.FixtureRequest) -> str:
     """An empty database of its own on the session's server (Optuna's tables not yet created)."""
     import psycopg2
 
-    name = re.sub(r"\W", "_", request.node.name)[:50].lower()
+    # PostgreSQL keeps 63 bytes of a name: a digest of the whole test id keeps parametrised
+    # tests (same long prefix) apart.
+    digest = hashlib.sha1(request.node.name.encode()).hexdigest()[:10]
+    name = (re.sub(r"\W", "_", request.node.name)[:40] + "_" + digest).lower()
     connection = psycopg2.connect(postgres_url)
     connection.autocommit = True  # CREATE DATABASE cannot run in a transaction
     with connection.cursor() as cursor:

@@ -12,9 +12,11 @@ from types import SimpleNamespace
 import optuna
 import pytest
 
+from har.hpo.search_plan import WORKER_ATTR
 from har.hpo.storage import StorageSpec, open_storage
 from har.hpo.study import count_started
 from har.hpo.worker import heartbeat, wait_for_retries
+from har.launch.liveness import current_process
 
 SPACE = {"x": optuna.distributions.FloatDistribution(0, 1)}
 
@@ -38,9 +40,15 @@ def ask_for_a_worker_that_dies(study: optuna.Study) -> optuna.Trial:
     return trial
 
 
-def budget(tmp_path: Path, total: int) -> SimpleNamespace:
+def budget(tmp_path: Path, total: int, storage: str = "r.db") -> SimpleNamespace:
     """What wait_for_retries reads of a SearchPlan."""
-    return SimpleNamespace(lock_path=tmp_path / ".lock", target_total=total)
+    kind = "rdb" if storage == "r.db" else "sqlite"
+    return SimpleNamespace(
+        lock_path=tmp_path / ".lock",
+        target_total=total,
+        storage=StorageSpec(kind, f"sqlite:///{tmp_path / storage}"),
+        metric="val_f1",
+    )
 
 
 def test_a_retried_failure_gives_its_place_in_the_budget_to_its_retry(tmp_path: Path) -> None:
@@ -90,9 +98,11 @@ def test_no_wait_without_heartbeats_or_running_trials(tmp_path: Path, storage: s
         study = optuna.create_study(
             storage=open_storage(f"sqlite:///{tmp_path}/f.db", heartbeat=True)
         )
-        ask(study)
+        # A running trial of a live worker (this process): nothing to wait for.
+        ask(study).set_user_attr(WORKER_ATTR, current_process().to_attr())
     else:
         study = study_with_heartbeats(tmp_path)
     started = time.monotonic()
-    assert not wait_for_retries(study, budget(tmp_path, 1), threading.Event())
+    plan = budget(tmp_path, 1, "f.db" if storage == "file" else "r.db")
+    assert not wait_for_retries(study, plan, threading.Event())
     assert time.monotonic() - started < 0.5

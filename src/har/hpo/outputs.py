@@ -3,7 +3,8 @@
 best.json carries the winning values three ways: `best_params` (as Optuna stores them),
 `override_list` (one Hydra override per value, pinned ones included, read back by `--fix-from`) and
 `overrides` (the same as one line to paste after `run_trial.py`). Files are replaced atomically, so a
-reader (or a second worker writing at the same moment) never sees half a file.
+reader (or a second worker writing at the same moment) never sees half a file. trials.csv's
+`recovered` column says which results were adopted from a run dir after their worker died.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ from har.hpo.search_plan import (
     FAIL_REASON_ATTR,
     FIXED_OVERRIDES_ATTR,
     PARAM_OVERRIDES_ATTR,
+    RECOVERED_ATTR,
+    RECOVERED_FROM_ATTR,
     RUN_DIR_ATTR,
     SearchPlan,
 )
+from har.launch.faults import fault_point
 from har.launch.overrides import override_key, shell_join
 from har.reporting.results import RESULTS_FILE, write_text_atomic
 from har.reporting.runs import read_best_json
@@ -39,6 +43,7 @@ def write_summaries(study: optuna.Study, plan: SearchPlan) -> None:
     write_trials_csv(plan.output_root / TRIALS_CSV, trials)
     best = best_summary(study, plan, trials)
     if best is not None:
+        fault_point("best_json")
         write_text_atomic(plan.output_root / BEST_JSON, json.dumps(best, indent=2) + "\n")
 
 
@@ -56,11 +61,20 @@ def write_trials_csv(path: Path, trials: Sequence[FrozenTrial]) -> None:
         *(f"timing.{k}" for k in timing_keys),
         "run_dir",
         "fail_reason",
+        "recovered",
     ]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
+    carried_by = {
+        t.user_attrs[RECOVERED_FROM_ATTR]: t.number
+        for t in trials
+        if t.user_attrs.get(RECOVERED_FROM_ATTR) is not None
+    }
     for trial in sorted(trials, key=lambda t: t.number):
+        recovered = trial.user_attrs.get(RECOVERED_ATTR, "")
+        if trial.number in carried_by:
+            recovered = f"its finished run was adopted as trial {carried_by[trial.number]}"
         duration = trial.duration.total_seconds() if trial.duration is not None else None
         metrics = trial.user_attrs.get("metrics", {})
         timing = trial.user_attrs.get("timing", {})
@@ -75,6 +89,7 @@ def write_trials_csv(path: Path, trials: Sequence[FrozenTrial]) -> None:
                 *(_cell(timing.get(k)) for k in timing_keys),
                 trial.user_attrs.get(RUN_DIR_ATTR, ""),
                 trial.user_attrs.get(FAIL_REASON_ATTR, ""),
+                recovered,
             ]
         )
     write_text_atomic(path, buffer.getvalue())

@@ -22,6 +22,14 @@ LOG_TAIL_ATTR = "log_tail"
 # A FAIL through no fault of its configuration (its worker was stopped or died): it does not count
 # against the trial budget, so a preempted study still ends with the trials it was asked for.
 LOST_ATTR = "lost"
+# Who runs the trial process (a child of the worker): while it runs, its run dir is not judged.
+TRIAL_PROCESS_ATTR = "har.trial_process"
+# launch.json's digest of the trial's exact overrides (har.launch.run_records).
+LAUNCH_DIGEST_ATTR = "har.launch_digest"
+# Set on a trial whose result was read from its run dir after its worker died (adopted), with why;
+# RECOVERED_FROM_ATTR: the number of the lost (FAIL) trial whose finished run a new trial carries.
+RECOVERED_ATTR = "har.recovered"
+RECOVERED_FROM_ATTR = "har.recovered_from"
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ class StorageSpec:
 
     @property
     def is_local_file(self) -> bool:
-        """A file storage: no heartbeats, so stale trials are found by their worker's pid."""
+        """A file storage: no Optuna heartbeats; stale trials are found by their worker's pid on
+        this host, by its heartbeat file's age on others (``heartbeat_dir``)."""
         return self.kind in ("sqlite", "journal")
 
     @property
@@ -68,6 +69,12 @@ class StorageSpec:
         ):
             return str(path)
         return str(self)
+
+    @property
+    def heartbeat_dir(self) -> Path | None:
+        """File storages: the folder beside the file where workers touch their heartbeat files."""
+        path = self.path
+        return None if path is None else path.with_name(f"{path.name}.heartbeats")
 
     @property
     def allows_parallel_workers(self) -> bool:
@@ -137,7 +144,7 @@ def open_storage(
     heartbeat_grace_s: int | None = None,
 ) -> BaseStorage:
     """The Optuna storage for `spec`. `heartbeat` is for workers that own RUNNING trials (RDB only:
-    file storages have no heartbeat, their stale trials are found by pid, see `liveness`).
+    file storages have no Optuna heartbeats; their workers touch heartbeat files, see `heartbeat_dir`).
     Unset heartbeat timings come from $HAR_HEARTBEAT_INTERVAL_S / $HAR_HEARTBEAT_GRACE_S, else
     the defaults above."""
     import optuna
@@ -206,6 +213,14 @@ def with_installed_postgres_driver(url: str) -> str:
         if importlib.util.find_spec(module) is not None:
             return f"postgresql+{module}://{url.removeprefix('postgresql://')}"
     return url  # SQLAlchemy's ImportError then says which driver it wanted
+
+
+def heartbeat_timing() -> tuple[int, int]:
+    """(interval, grace) in seconds: a worker beats every interval; silent for grace, it is dead."""
+    return (
+        _seconds_from_env(HEARTBEAT_INTERVAL_ENV, HEARTBEAT_INTERVAL_S),
+        _seconds_from_env(HEARTBEAT_GRACE_ENV, HEARTBEAT_GRACE_S),
+    )
 
 
 def _seconds_from_env(name: str, default: int) -> int:

@@ -1,5 +1,8 @@
 """One worker's loop: ask the study for a trial, run it as a process, tell the study how it went.
 
+Before each ask, and before it stops for a spent budget, a worker settles the trials of dead
+workers (study.recover_stale_trials): a killed search restarted at once finishes its budget.
+
 Several workers (processes, possibly on several hosts) may share one study. The budget is exact:
 under a lock, a worker counts the trials the study has started and asks for a new one only while
 that count is below the plan's target. (Optuna's MaxTrialsCallback checks only after a trial ends,
@@ -23,17 +26,28 @@ from optuna.trial import Trial, TrialState
 
 from har.hpo.outputs import write_summaries
 from har.hpo.search_plan import (
-    FAIL_REASON_ATTR,
     FIXED_OVERRIDES_ATTR,
-    LOG_TAIL_ATTR,
-    LOST_ATTR,
+    LAUNCH_DIGEST_ATTR,
     PARAM_OVERRIDES_ATTR,
+    RECOVERED_ATTR,
+    RECOVERED_FROM_ATTR,
     RUN_DIR_ATTR,
+    TRIAL_PROCESS_ATTR,
     WORKER_ATTR,
     SearchPlan,
 )
-from har.hpo.study import count_started, open_study
-from har.launch.liveness import current_process
+from har.hpo.storage import heartbeat_timing
+from har.hpo.study import (
+    close_as_failed,
+    count_started,
+    open_study,
+    recover_stale_trials,
+    tell_outcome,
+)
+from har.launch.faults import fault_point
+from har.launch.heartbeat_files import HeartbeatFiles
+from har.launch.liveness import current_process, process_identity
+from har.launch.run_records import finished_outcome, launch_digest, record_launch
 from har.launch.trial_process import (
     TrialOutcome,
     read_outcome,
@@ -46,14 +60,8 @@ from har.launch.trial_process import (
 
 log = logging.getLogger(__name__)
 
-# Validation metrics kept on each trial (test metrics stay out of the search on purpose).
-KEPT_METRICS = ("best_val_f1", "best_val_loss", "val_f1_last", "val_loss_last", "train_loss_last")
-KEPT_TIMINGS = (
-    "launch_to_start_s",
-    "launch_to_first_step_s",
-    "process_to_first_step_s",
-    "total_s",
-)
+# How often a worker with no budget left looks again at trials that may turn out orphaned.
+_SETTLE_POLL_S = 0.5
 
 
 @dataclass
@@ -66,6 +74,11 @@ class WorkerSummary:
 
 def run_worker(plan: SearchPlan, stop: threading.Event, worker_index: int = 0) -> WorkerSummary:
     study = open_study(plan, worker_index)
+    with _file_heartbeat(plan):
+        return _work(study, plan, stop)
+
+
+def _work(study: optuna.Study, plan: SearchPlan, stop: threading.Event) -> WorkerSummary:
     summary = WorkerSummary()
     env = trial_environment(threads=plan.trial_threads)
     while not stop.is_set():
@@ -75,7 +88,9 @@ def run_worker(plan: SearchPlan, stop: threading.Event, worker_index: int = 0) -
                 continue
             break
         try:
-            outcome = run_one_trial(study, trial, plan, env, stop)
+            outcome = adopt_retried_run(study, trial, plan) or run_one_trial(
+                study, trial, plan, env, stop
+            )
         except BaseException as error:
             # Whatever went wrong here (storage error, a bug, KeyboardInterrupt), the trial must
             # not stay RUNNING: close it as FAIL, then let the error go on.
@@ -88,57 +103,104 @@ def run_worker(plan: SearchPlan, stop: threading.Event, worker_index: int = 0) -
     return summary
 
 
+@contextlib.contextmanager
+def _file_heartbeat(plan: SearchPlan) -> Iterator[None]:
+    """File storages: this worker touches its heartbeat file beside the storage while it lives,
+    so that workers on other hosts can tell when it died (see study.worker_is_gone)."""
+    folder = plan.storage.heartbeat_dir
+    if folder is None:
+        yield
+        return
+    interval, _ = heartbeat_timing()
+    with HeartbeatFiles(folder).beating(current_process(), interval):
+        yield
+
+
 def ask_within_budget(study: optuna.Study, plan: SearchPlan, stop: threading.Event) -> Trial | None:
     with budget_lock(plan.lock_path):
         # `stop` again: a signal may have come while this worker waited for the lock.
-        if stop.is_set() or count_started(study) >= plan.target_total:
+        if stop.is_set():
             return None
-        if not plan.storage.is_local_file:
-            _fail_stale_trials(study)
+        # Every ask looks at the trials of dead workers first: finished work is adopted, lost
+        # trials give their place in the budget back.
+        recover_stale_trials(study, plan, plan.target_total)
+        if count_started(study) >= plan.target_total:
+            return None
         with warnings.catch_warnings():
             # Optuna wants heartbeats used only through Study.optimize; we beat ourselves (below).
             warnings.filterwarnings("ignore", message=".*Heartbeat.*")
             trial = study.ask(fixed_distributions=plan.space.distributions)
-        # Recorded at once, so a restarted orchestrator can tell whether this trial is orphaned.
+        if _database_heartbeats(study):
+            # Optuna judges only trials that beat at least once: a worker killed before its
+            # trial's heartbeat thread starts must still leave a trial that goes stale.
+            study._storage.record_heartbeat(trial._trial_id)
+        # Recorded under the lock (after the first beat), so a trial without a worker is one
+        # whose worker died here (study.recover_stale_trials fails it at once).
         trial.set_user_attr(WORKER_ATTR, current_process().to_attr())
     return trial
 
 
 def wait_for_retries(study: optuna.Study, plan: SearchPlan, stop: threading.Event) -> bool:
-    """The budget is spent but other workers' trials still run. With heartbeats, the trial of a
-    worker that died is failed once its grace period passes and a copy is queued, which needs a
-    worker to run it: wait up to one grace period for that. True when a place in the budget freed.
-    """
-    storage = study._storage
-    get_interval = getattr(storage, "get_heartbeat_interval", None)
-    interval = get_interval() if get_interval is not None else None
-    if not interval:
-        return False
-    grace = getattr(storage, "grace_period", None) or 2 * interval
+    """The budget is spent but trials still run. A trial whose worker died frees its place (or is
+    adopted) once it is judged: at once for a worker of this host (once its trial process ended),
+    after one heartbeat grace period for others. Wait for that, at most grace + interval; True when
+    a place in the budget freed."""
+    interval, grace = _heartbeat_timing(study)
     deadline = time.monotonic() + grace + interval
     logged = False
-    while time.monotonic() < deadline:
-        if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    while study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        with budget_lock(plan.lock_path):
+            recovery = recover_stale_trials(study, plan, plan.target_total)
+            if count_started(study) < plan.target_total:
+                return True
+        pending = recovery.pending
+        if not plan.storage.is_local_file:  # database heartbeats: any RUNNING trial may go stale
+            running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            pending = len(running) if _database_heartbeats(study) else 0
+        if not pending or time.monotonic() > deadline:
             return False
         if not logged:
             log.info(
                 "budget spent; waiting up to %d s in case a running trial's worker died", grace
             )
             logged = True
-        if stop.wait(interval):
+        if stop.wait(_SETTLE_POLL_S if plan.storage.is_local_file else interval):
             return False
-        with budget_lock(plan.lock_path):
-            _fail_stale_trials(study)
-            if count_started(study) < plan.target_total:
-                return True
     return False
 
 
-def _fail_stale_trials(study: optuna.Study) -> None:
-    """Heartbeats: FAIL the RUNNING trials whose worker stopped beating, and queue their retries."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
+def _database_heartbeats(study: optuna.Study) -> bool:
+    get_interval = getattr(study._storage, "get_heartbeat_interval", None)
+    return bool(get_interval and get_interval())
+
+
+def _heartbeat_timing(study: optuna.Study) -> tuple[float, float]:
+    if _database_heartbeats(study):
+        interval = study._storage.get_heartbeat_interval()
+        return interval, getattr(study._storage, "grace_period", None) or 2 * interval
+    return heartbeat_timing()
+
+
+def adopt_retried_run(study: optuna.Study, trial: Trial, plan: SearchPlan) -> TrialOutcome | None:
+    """Database storages: a trial failed by heartbeats comes back as a queued copy (same params,
+    its user attributes). When the failed trial's run dir holds its finished work, the copy takes
+    that result (and the failed trial's intermediate values) instead of training again."""
+    history = study._storage.get_trial_system_attrs(trial._trial_id).get("retry_history")
+    run_dir = trial.user_attrs.get(RUN_DIR_ATTR)
+    if not history or not run_dir:
+        return None
+    source = history[-1]
+    expected = {**trial.params, "optuna.trial_number": source}
+    digest = trial.user_attrs.get(LAUNCH_DIGEST_ATTR)
+    outcome = finished_outcome(Path(run_dir), digest, plan.metric, expected)
+    if outcome is None:
+        return None
+    for step, value in study.get_trials(deepcopy=False)[source].intermediate_values.items():
+        trial.report(value, step)
+    trial.set_user_attr(RECOVERED_FROM_ATTR, source)
+    trial.set_user_attr(RECOVERED_ATTR, f"carries trial {source}'s finished run ({run_dir})")
+    tell_outcome(study, trial, outcome)
+    return outcome
 
 
 def run_one_trial(
@@ -156,16 +218,25 @@ def run_one_trial(
     trial.set_user_attr(RUN_DIR_ATTR, str(run_dir))
     trial.set_user_attr(PARAM_OVERRIDES_ATTR, param_overrides)
     trial.set_user_attr(FIXED_OVERRIDES_ATTR, list(plan.fixed_overrides))
-    command = trial_command(
-        [
-            *plan.base_overrides,
-            *plan.tracking_overrides(trial.number),
-            *param_overrides,
-            *plan.optuna_overrides(trial.number),
-        ],
-        run_dir,
-        plan.seed,
-    )
+    overrides = [
+        *plan.base_overrides,
+        *plan.tracking_overrides(trial.number),
+        *param_overrides,
+        *plan.optuna_overrides(trial.number),
+    ]
+    command = trial_command(overrides, run_dir, plan.seed)
+    # What a successor needs to adopt this run if this worker dies: the digest of the exact
+    # launch, on the trial and in the run dir (har.launch.run_records).
+    digest = launch_digest(overrides, plan.seed)
+    trial.set_user_attr(LAUNCH_DIGEST_ATTR, digest)
+    record_launch(run_dir, digest)
+    fault_point("trial_start")
+
+    def record_process(pid: int) -> None:
+        identity = process_identity(pid)
+        record_launch(run_dir, digest, identity)
+        trial.set_user_attr(TRIAL_PROCESS_ATTR, identity.to_attr())
+
     log.info("trial %d: %s", trial.number, " ".join(param_overrides) or "(no searched params)")
     with heartbeat(study, trial):
         result = run_trial_process(
@@ -176,40 +247,12 @@ def run_one_trial(
             stop=stop,
             timeout_s=plan.trial_timeout_s,
             grace_s=plan.stop_grace_s,
+            on_started=record_process,
         )
     outcome = read_outcome(run_dir, result, plan.metric)
+    fault_point("after_results")
     tell_outcome(study, trial, outcome)
     return outcome
-
-
-def tell_outcome(study: optuna.Study, trial: Trial, outcome: TrialOutcome) -> None:
-    metrics = {k: outcome.final_metrics[k] for k in KEPT_METRICS if k in outcome.final_metrics}
-    timing = {k: outcome.timing[k] for k in KEPT_TIMINGS if k in outcome.timing}
-    trial.set_user_attr("metrics", metrics)
-    trial.set_user_attr("timing", {**timing, "wall_s": round(outcome.wall_s, 3)})
-    trial.set_user_attr("exit_code", outcome.exit_code)
-    if outcome.state == "complete":
-        study.tell(trial, outcome.value)
-    elif outcome.state == "pruned":
-        study.tell(trial, state=TrialState.PRUNED)  # Optuna keeps the last reported value
-    else:
-        close_as_failed(
-            study, trial, outcome.reason or "failed", outcome.log_tail, lost=outcome.lost
-        )
-
-
-def close_as_failed(
-    study: optuna.Study, trial: Trial, reason: str, log_tail: str = "", lost: bool = False
-) -> None:
-    try:
-        trial.set_user_attr(FAIL_REASON_ATTR, reason)
-        if lost:
-            trial.set_user_attr(LOST_ATTR, True)
-        if log_tail:
-            trial.set_user_attr(LOG_TAIL_ATTR, log_tail)
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-    except Exception as error:  # the storage itself may be what failed; nothing more to do here
-        log.error("trial %d could not be marked FAIL: %s", trial.number, error)
 
 
 @contextlib.contextmanager

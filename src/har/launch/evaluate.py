@@ -14,8 +14,10 @@ The protocol:
   The checkpoint it tests is the one `trainer.checkpoint.monitor` selected, and early stopping
   watches `trainer.early_stopping.monitor`: both must be validation metrics (`val_*`). The test split
   is evaluated once per seed, after training, and is never used to choose anything.
-* Resume: a seed whose results.json says `completed` is skipped; an interrupted seed continues from
-  its `last.ckpt`. Existing seed directories trained with other overrides are refused.
+* Resume: a seed whose results.json says `completed` is adopted, not rerun; an interrupted seed
+  continues from its `last.ckpt`. Existing seed directories trained with other overrides are
+  refused. One invocation at a time per `<output-root>/<name>` (a lock), and a seed process left by
+  a killed invocation is let finish before its dir is judged, so every seed runs exactly once.
 * Outputs in `<output-root>/<name>/`: `eval_summary.json` (every seed's final metrics and the mean,
   sample std (ddof=1) and n of each) and `eval_table.{md,csv,tex}`.
 * `--folds loso|K` retrains over participant folds instead of one split (seeds default to 1):
@@ -24,212 +26,44 @@ The protocol:
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
 
 from har.errors import ConfigError, reports_user_errors
-from har.launch.folds import Fold, data_folds, parse_folds, summarise_folds
-from har.launch.overrides import find_key, override, override_key, shell_join
-from har.launch.preflight import compose_trial_config
-from har.launch.project import find_project_root
+from har.launch.eval_plan import EvalPlan, build_parser, plan_from_args
+from har.launch.faults import fault_point
+from har.launch.folds import summarise_folds
+from har.launch.liveness import process_identity
+from har.launch.overrides import override_key, shell_join
+from har.launch.run_records import launch_digest, record_launch, wait_for_previous_process
 from har.launch.signals import EXIT_INTERRUPTED, stop_on_signals
 from har.launch.trial_process import (
+    exclusive_lock,
     log_tail,
     run_trial_process,
     trial_command,
     trial_environment,
 )
 from har.reporting.results import RESULTS_FILE, write_json_atomic
-from har.reporting.runs import read_best_json
 from har.reporting.tables import group_stats, write_tables
 
 log = logging.getLogger("har.launch.evaluate")
 
-DEFAULT_SEEDS = (1, 2, 3, 4, 5)
-DEFAULT_FOLD_SEEDS = (1,)  # with --folds: the folds already repeat the training
 SUMMARY_FILE = "eval_summary.json"
 TABLE_STEM = "eval_table"
-# Set by this command for each seed; given by the user they would break the protocol.
-RESERVED = {"seed": "--seeds", "hydra.run.dir": "--name / --output-root", "resume": "(automatic)"}
 EXIT_SOME_FAILED = 1
+LOCK_FILE = ".run_eval.lock"
+# A seed process whose run_eval was killed gets SIGTERM from the kernel; it ends within seconds.
+PREVIOUS_PROCESS_WAIT_S = 120.0
 
 
-@dataclass(frozen=True)
-class EvalPlan:
-    name: str
-    root: Path  # <output-root>/<name>
-    project_root: Path
-    overrides: tuple[str, ...]
-    seeds: tuple[int, ...]
-    search_seed: int | None
-    source: dict[str, Any]  # where the configuration came from (best.json fields)
-    protocol: dict[str, Any]  # how checkpoints were selected
-    checkpoint_dir: str
-    trial_timeout_s: float | None = None
-    decimals: int = 3
-    folds: tuple[Fold, ...] = ()  # --folds: every fold is run with `fold` set (fold_plans)
-    fold: Fold | None = None
-
-    def run_dir(self, seed: int) -> Path:
-        if self.fold is not None:
-            return self.root / self.fold.run_dir_name(seed, len(self.seeds) > 1)
-        return self.root / f"seed_{seed}"
-
-    def fold_plans(self) -> list[EvalPlan]:
-        """One plan per fold (its split overrides win), or this plan alone without --folds."""
-        return [
-            replace(self, overrides=tuple(merge_overrides(self.overrides, f.overrides)), fold=f)
-            for f in self.folds
-        ] or [self]
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run_eval.py",
-        description="Retrain one configuration with several seeds; report test metrics mean ± std.",
-    )
-    parser.add_argument("--best", type=Path, metavar="BEST_JSON", help="a run_hpo.py best.json")
-    parser.add_argument(
-        "--name", help="evaluation name (default: best.json's study name); runs go to <root>/<name>"
-    )
-    parser.add_argument(
-        "--seeds",
-        help=f"comma-separated seeds (default {','.join(map(str, DEFAULT_SEEDS))}, with --folds "
-        f"{','.join(map(str, DEFAULT_FOLD_SEEDS))}; must differ from the search seed)",
-    )
-    parser.add_argument(
-        "--folds",
-        help="loso (leave one participant out) or K: retrain over participant folds; validation "
-        "participants come from each fold's training participants (har.launch.folds)",
-    )
-    parser.add_argument(
-        "--val-participants", type=int, default=1, help="validation participants per fold (1)"
-    )
-    parser.add_argument(
-        "--fold-seed", type=int, default=0, help="shuffles participants for K folds"
-    )
-    parser.add_argument("--output-root", type=Path, help="default: <project>/experiments/eval")
-    parser.add_argument(
-        "--ignore-forwarded",
-        action="store_true",
-        help="do not apply best.json's forwarded_overrides (the search's command-line overrides)",
-    )
-    parser.add_argument("--trial-timeout", type=float, metavar="SECONDS")
-    parser.add_argument("--decimals", type=int, default=3, help="digits in the tables")
-    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every seed (win last)")
-    return parser
-
-
-# ---- planning ------------------------------------------------------------------------------------
-def plan_from_args(args: argparse.Namespace) -> EvalPlan:
-    project_root = find_project_root()
-    best = read_best_json(args.best, "--best") if args.best else {}
-    name = args.name or best.get("study_name")
-    if not name:
-        raise ConfigError("give --name (or --best with a best.json that names its study)")
-    folds = parse_folds(args.folds) if args.folds else None
-    default_seeds = DEFAULT_SEEDS if folds is None else DEFAULT_FOLD_SEEDS
-    seeds = parse_seeds(args.seeds or ",".join(map(str, default_seeds)))
-    search_seed = best.get("seed") if isinstance(best.get("seed"), int) else None
-    if search_seed is not None and search_seed in seeds:
-        raise ConfigError(
-            f"--seeds {args.seeds} include the search seed {search_seed} (best.json): evaluation "
-            "seeds must differ from the seed the search ran with"
-        )
-    from_best = [] if args.ignore_forwarded else list(best.get("forwarded_overrides", []))
-    from_best += list(best.get("override_list", []))
-    check_overrides(list(args.overrides))
-    tokens = merge_overrides(from_best, list(args.overrides))
-    # Defaults for unattended children: their console goes to trial.log; W&B groups the seeds.
-    for key, value in (("trainer.progress_bar", False), ("trainer.wandb.group", f"eval-{name}")):
-        if find_key(tokens, key) is None:
-            tokens.append(override(key, value))
-    cfg = compose_trial_config(project_root, tokens, "the evaluation config")
-    root = (args.output_root or project_root / "experiments" / "eval").resolve() / name
-    return EvalPlan(
-        name=name,
-        root=root,
-        project_root=project_root,
-        overrides=tuple(tokens),
-        seeds=seeds,
-        search_seed=search_seed,
-        source={
-            "best_json": str(args.best.resolve()) if args.best else None,
-            **{k: best.get(k) for k in ("study_name", "best_trial_number", "metric", "best_value")},
-        },
-        protocol=selection_protocol(cfg),
-        checkpoint_dir=cfg.trainer.checkpoint.dirpath,
-        trial_timeout_s=args.trial_timeout,
-        decimals=args.decimals,
-        folds=()
-        if folds is None
-        else tuple(data_folds(cfg, folds, args.val_participants, args.fold_seed)),
-    )
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError as error:
-        raise ConfigError(f"--seeds {text!r}: expected comma-separated integers") from error
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds {text!r}: give at least one seed, each once")
-    return seeds
-
-
-def check_overrides(tokens: Sequence[str]) -> None:
-    for token in tokens:
-        key = override_key(token)
-        if key in RESERVED:
-            raise ConfigError(f"override {token!r}: run_eval sets {key} itself ({RESERVED[key]})")
-        if key.startswith("optuna."):
-            raise ConfigError(f"override {token!r}: evaluation runs report to no study")
-
-
-def merge_overrides(*groups: Sequence[str]) -> list[str]:
-    """Later groups win for the same key; HPO-only keys (optuna.*, seed, run dir) are dropped."""
-    merged: dict[str, str] = {}
-    for group in groups:
-        for token in group:
-            key = override_key(token)
-            if key not in RESERVED and not key.startswith("optuna."):
-                merged[key] = token
-    return list(merged.values())
-
-
-def selection_protocol(cfg: Any) -> dict[str, Any]:
-    """How each seed's tested checkpoint is chosen; refuses anything that would look at test data."""
-    t = cfg.trainer
-    if not (t.enable_checkpointing and t.checkpoint.enabled):
-        raise ConfigError(
-            "trainer.checkpoint.enabled / trainer.enable_checkpointing must be true: the protocol "
-            "tests the checkpoint selected on validation"
-        )
-    monitors = {"trainer.checkpoint.monitor": t.checkpoint.monitor}
-    if t.early_stopping.enabled:
-        monitors["trainer.early_stopping.monitor"] = t.early_stopping.monitor
-    for key, monitor in monitors.items():
-        if not str(monitor).startswith("val_"):
-            raise ConfigError(f"{key}={monitor}: selection must use a validation metric (val_*)")
-    return {
-        "checkpoint_monitor": t.checkpoint.monitor,
-        "checkpoint_mode": t.checkpoint.mode,
-        "early_stopping_monitor": t.early_stopping.monitor if t.early_stopping.enabled else None,
-        "test_split": "evaluated once per seed on the validation-selected checkpoint; "
-        "never used for selection",
-    }
-
-
-# ---- running the seeds ---------------------------------------------------------------------------
 def read_status(run_dir: Path) -> str | None:
     try:
         return json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8")).get("status")
@@ -257,6 +91,8 @@ def check_same_configuration(plan: EvalPlan, seed: int) -> None:
 def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Event) -> str:
     """Train and test one seed unless it is already done; returns its results.json status."""
     run_dir = plan.run_dir(seed)
+    if not wait_for_previous_process(run_dir, PREVIOUS_PROCESS_WAIT_S):
+        raise ConfigError(f"{run_dir}: the seed process of an earlier run_eval still runs")
     if read_status(run_dir) == "completed":
         log.info("seed %d: already completed, skipped (%s)", seed, run_dir)
         return "completed"
@@ -265,6 +101,7 @@ def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Eve
         tokens.append("resume=true")
         log.info("seed %d: resuming from its last.ckpt", seed)
     command = trial_command(tokens, run_dir, seed)
+    digest = launch_digest(tokens, seed)
     log.info("seed %d: training in %s", seed, run_dir)
     result = run_trial_process(
         command,
@@ -273,8 +110,12 @@ def run_seed(plan: EvalPlan, seed: int, env: dict[str, str], stop: threading.Eve
         env=env,
         stop=stop,
         timeout_s=plan.trial_timeout_s,
+        on_started=lambda pid: record_launch(run_dir, digest, process_identity(pid)),
     )
-    status = read_status(run_dir) if result.exit_code == 0 else None
+    fault_point("after_results")
+    # A seed stopped after it wrote its final results.json did finish.
+    finished = result.exit_code == 0 or result.interrupted
+    status = read_status(run_dir) if finished else None
     if status == "completed":
         log.info("seed %d: completed in %.0f s", seed, result.wall_s)
         return status
@@ -354,7 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     statuses: dict[tuple[int, int], str] = {}  # (fold index, or -1 without folds; seed)
     stop = threading.Event()
     env = trial_environment()
-    with stop_on_signals(stop):
+    lock = exclusive_lock(plan.root / LOCK_FILE, f"another run_eval is running in {plan.root}")
+    with lock, stop_on_signals(stop):
         for each in plans:
             for seed in each.seeds:
                 if stop.is_set():
@@ -364,21 +206,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 statuses[(-1 if each.fold is None else each.fold.index, seed)] = run_seed(
                     each, seed, env, stop
                 )
-    if plan.folds:
-        payload = summarise_folds(
-            plan.name,
-            plan.root,
-            {"source": plan.source, "overrides": list(plan.overrides), "seeds": list(plan.seeds),
-             "search_seed": plan.search_seed, "protocol": plan.protocol},
-            plan.folds,
-            {(p.fold.index, s): p.run_dir(s) for p in plans if p.fold for s in p.seeds},
-            statuses,
-            plan.decimals,
-        )  # fmt: skip
-        incomplete = payload["incomplete_runs"]
-    else:
-        payload = summarise(plan, {seed: status for (_, seed), status in statuses.items()})
-        incomplete = payload["incomplete_seeds"]
+        # The summary is written under the lock too: one writer per output folder.
+        if plan.folds:
+            payload = summarise_folds(
+                plan.name,
+                plan.root,
+                {"source": plan.source, "overrides": list(plan.overrides), "seeds": list(plan.seeds),
+                 "search_seed": plan.search_seed, "protocol": plan.protocol},
+                plan.folds,
+                {(p.fold.index, s): p.run_dir(s) for p in plans if p.fold for s in p.seeds},
+                statuses,
+                plan.decimals,
+            )  # fmt: skip
+            incomplete = payload["incomplete_runs"]
+        else:
+            payload = summarise(plan, {seed: status for (_, seed), status in statuses.items()})
+            incomplete = payload["incomplete_seeds"]
     log.info("summary: %s", plan.root / SUMMARY_FILE)
     if stop.is_set():
         log.warning("interrupted: run the same command again to resume")

@@ -7,6 +7,8 @@ in order: SIGTERM to the group, a grace period, then SIGKILL.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -15,11 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from har.errors import ConfigError
 from har.launch.liveness import parent_death_signal
 from har.launch.overrides import format_value
 from har.launch.project import package_search_path
@@ -104,6 +107,22 @@ def set_aside_stale_run_dir(run_dir: Path) -> Path | None:
     raise RuntimeError(f"too many stale copies of {run_dir}")
 
 
+@contextlib.contextmanager
+def exclusive_lock(path: Path, held_message: str) -> Iterator[None]:
+    """Hold ``path`` locked (flock) while inside, or refuse with ``held_message`` at once. The
+    kernel frees the lock when its process dies, however it dies."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise ConfigError(f"{held_message} (lock {path}); wait for it to end") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def run_trial_process(
     command: Sequence[str],
     run_dir: Path,
@@ -112,8 +131,10 @@ def run_trial_process(
     stop: threading.Event,
     timeout_s: float | None = None,
     grace_s: float = 10.0,
+    on_started: Callable[[int], None] | None = None,
 ) -> ProcessResult:
-    """Run `command` with its output in `<run_dir>/trial.log`; stop it when `stop` is set."""
+    """Run `command` with its output in `<run_dir>/trial.log`; stop it when `stop` is set.
+    `on_started(pid)` is called once the process exists (to record who runs the trial)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     launched_unix = time.time()
@@ -128,6 +149,12 @@ def run_trial_process(
             start_new_session=True,
             preexec_fn=parent_death_signal(),
         )
+        if on_started is not None:
+            try:
+                on_started(process.pid)
+            except BaseException:
+                stop_process_group(process, grace_s)
+                raise
         while True:
             try:
                 exit_code = process.wait(timeout=_POLL_S)
@@ -199,11 +226,15 @@ def read_outcome(run_dir: Path, result: ProcessResult, metric: str) -> TrialOutc
             lost=lost,
         )
 
-    if result.interrupted:
+    # A trial stopped or killed after it wrote its final results.json (its plots, loggers or
+    # interpreter were still closing) did finish: its results are kept, not thrown away as lost.
+    finished = results is not None and results.get("status") in ("completed", "pruned")
+    signalled = result.exit_code is not None and result.exit_code < 0
+    if result.interrupted and not finished:
         return outcome("fail", reason="interrupted: the orchestrator was stopped", lost=True)
-    if result.timed_out:
+    if result.timed_out and not finished:
         return outcome("fail", reason=f"timed out after {result.wall_s:.0f} s")
-    if result.exit_code != 0:
+    if result.exit_code != 0 and not (finished and (signalled or result.interrupted)):
         meaning = EXIT_CODE_MEANING.get(result.exit_code or 0)
         if result.exit_code is not None and result.exit_code < 0:
             meaning = f"killed by signal {signal.Signals(-result.exit_code).name}"
