@@ -27,7 +27,8 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not cluster" $(PYTEST_ARGS)
 
-# Many drawn kill schedules against a fake search (README, "Reliability: what a kill costs").
+# Many drawn kill schedules against fake searches (journal; PostgreSQL where installed) and
+# run_eval (README, "Reliability: what a kill costs").
 CHAOS_SCHEDULES ?= 40
 CHAOS_SEED ?= 0
 chaos: $(STAMP)

@@ -130,6 +130,7 @@ def ask_within_budget(study: optuna.Study, plan: SearchPlan, stop: threading.Eve
             # Optuna wants heartbeats used only through Study.optimize; we beat ourselves (below).
             warnings.filterwarnings("ignore", message=".*Heartbeat.*")
             trial = study.ask(fixed_distributions=plan.space.distributions)
+        fault_point("trial_asked")
         if _database_heartbeats(study):
             # Optuna judges only trials that beat at least once: a worker killed before its
             # trial's heartbeat thread starts must still leave a trial that goes stale.
