@@ -32,7 +32,8 @@ test-fast: $(STAMP)
 fuzz: $(STAMP)
 	HAR_FUZZ_PROFILE=fuzz $(BIN)/python -m pytest -q tests/fuzz $(PYTEST_ARGS)
 
-# Many drawn kill schedules against a fake search (README, "Reliability: what a kill costs").
+# Many drawn kill schedules against fake searches (journal; PostgreSQL where installed) and
+# run_eval (README, "Reliability: what a kill costs").
 CHAOS_SCHEDULES ?= 40
 CHAOS_SEED ?= 0
 chaos: $(STAMP)

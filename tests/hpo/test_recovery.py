@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -120,13 +121,18 @@ def test_database_storages_leave_a_trial_that_names_its_worker_to_optuna(tmp_pat
     assert study.trials[0].state == TrialState.RUNNING
 
 
-def test_a_trial_asked_by_a_worker_that_died_before_recording_itself_is_lost(tmp_path) -> None:
+def test_a_trial_asked_by_a_worker_that_died_before_its_first_beat_is_retried(tmp_path) -> None:
     spec = StorageSpec("rdb", f"sqlite:///{tmp_path / 'r.db'}")
-    study = optuna.create_study(storage=open_storage(spec, heartbeat=True))
-    ask(study)  # never beat, names no worker: Optuna's heartbeats would never judge it
+    storage = open_storage(spec, heartbeat=True, heartbeat_interval_s=1, heartbeat_grace_s=1)
+    study = optuna.create_study(storage=storage)
+    ask(study)  # never beat, names no worker: Optuna's heartbeats alone would never judge it
     plan = SimpleNamespace(storage=spec, metric="val_f1")
-    assert recover_stale_trials(study, plan).failed == [0]
-    assert study.trials[0].user_attrs["lost"]
+    recover_stale_trials(study, plan)  # beats for it, once
+    assert study.trials[0].state == TrialState.RUNNING
+    time.sleep(2.5)  # past the grace, and no live worker beat it
+    recover_stale_trials(study, plan)  # must not beat again: it is stale now
+    assert [t.state.name for t in study.get_trials()] == ["FAIL", "WAITING"]  # retried
+    assert count_started(study) == 0
 
 
 def test_a_lost_trial_whose_run_finished_later_is_carried_by_a_new_trial(journal, tmp_path) -> None:

@@ -32,7 +32,7 @@ from tests.hpo.conftest import hpo_command, hpo_env
 
 TOTAL = 4
 # Where each point runs, and which targets make sense from there (see har.launch.faults).
-WORKER_POINTS = ("trial_start", "after_results", "best_json")
+WORKER_POINTS = ("trial_asked", "trial_start", "after_results", "best_json")
 TRIAL_POINTS = ("mid_epoch", "checkpoint_write")
 SIGNALS = ("SIGKILL", "SIGTERM")
 

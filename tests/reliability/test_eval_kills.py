@@ -165,8 +165,7 @@ def check_summary(root: Path, seed_dirs: list[Path]) -> None:
     assert summary["summary"]["test_f1"]["n"] == len(SEEDS)
 
 
-# The fast profile keeps three (~5 s each on an idle 2-core machine); the rest run with `slow`.
-SLOW = pytest.mark.slow
+# ~3 s each on a quiet 2-core machine.
 FIXED = [
     # run_eval SIGKILLed in seed 2's second epoch: seed 1 adopted, seed 2 resumed from last.ckpt.
     EvalKill("mid_epoch", "eval", "SIGKILL", EPOCHS + 2),
@@ -175,7 +174,7 @@ FIXED = [
     # SIGKILL after the last seed's results.json, before the summary: nothing is trained again.
     EvalKill("after_results", "eval", "SIGKILL", len(SEEDS)),
     # the seed's trial itself killed in its last epoch: run_eval goes on; the rerun resumes it.
-    pytest.param(EvalKill("mid_epoch", "trial", "SIGTERM", EPOCHS, delay_s=1.0), marks=SLOW),
+    EvalKill("mid_epoch", "trial", "SIGTERM", EPOCHS, delay_s=1.0),
 ]
 
 

@@ -23,6 +23,7 @@ FIXED = [
     pytest.param(Schedule("after_results", "worker", "SIGKILL", 2), marks=_SLOW),
     pytest.param(Schedule("best_json", "group", "SIGKILL", 2), marks=_SLOW),
     pytest.param(Schedule("mid_epoch", "orchestrator", "SIGKILL", 2, delay_s=1.0), marks=_SLOW),
+    pytest.param(Schedule("trial_asked", "group", "SIGKILL", 2), marks=_SLOW),
 ]
 
 

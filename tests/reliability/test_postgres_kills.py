@@ -45,6 +45,8 @@ FIXED = [
     Schedule("mid_epoch", "worker", "SIGKILL", 2, delay_s=1.0),
     # killed between asking a trial and launching it: the trial must still go stale
     Schedule("trial_start", "orchestrator", "SIGKILL", 2),
+    # killed before the trial's first heartbeat and before it names its worker
+    Schedule("trial_asked", "worker", "SIGKILL", 2),
 ]
 
 

@@ -30,6 +30,8 @@ LAUNCH_DIGEST_ATTR = "har.launch_digest"
 # RECOVERED_FROM_ATTR: the number of the lost (FAIL) trial whose finished run a new trial carries.
 RECOVERED_ATTR = "har.recovered"
 RECOVERED_FROM_ATTR = "har.recovered_from"
+# Set on a RUNNING trial (database storage) that named no worker, once recovery beat for it.
+BEAT_FOR_ATTR = "har.heartbeat_by_recovery"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from har.errors import ConfigError
 from har.hpo.pruner_choice import PRUNER_ATTR, build_pruner
 from har.hpo.search_plan import (
+    BEAT_FOR_ATTR,
     FAIL_REASON_ATTR,
     LAUNCH_DIGEST_ATTR,
     LOG_TAIL_ATTR,
@@ -148,8 +149,7 @@ def recover_stale_trials(
     goes to a new trial. A lost FAIL trial whose run dir holds finished work (its run ended after
     it was marked) is carried by a new COMPLETE trial (Optuna never changes a finished trial),
     while the study holds fewer than ``target`` started trials. Database storages judge workers by
-    Optuna's heartbeats (a stale trial is failed and a copy queued, see worker.adopt_retried_run);
-    a RUNNING trial that names no worker never beat, and is failed (lost) here at once."""
+    Optuna's heartbeats (a stale trial is failed and a copy queued, see worker.adopt_retried_run)."""
     recovery = Recovery()
     if not plan.storage.is_local_file:
         with warnings.catch_warnings():
@@ -162,10 +162,8 @@ def recover_stale_trials(
         if frozen.state != TrialState.RUNNING:
             continue
         if not plan.storage.is_local_file:
-            # Optuna's heartbeats judge the others; this one was never run (see worker_is_gone).
-            if WORKER_ATTR not in frozen.user_attrs and mark_failed(study, frozen.number, UNOWNED):
-                recovery.failed.append(frozen.number)
-                log.warning("trial %d: %s; marked FAIL (lost)", frozen.number, UNOWNED)
+            if WORKER_ATTR not in frozen.user_attrs:
+                beat_once_for(study, frozen)
             continue
         gone = worker_is_gone(frozen, heartbeats, grace)
         if gone is None:
@@ -215,6 +213,24 @@ def worker_is_gone(
         return None
     age = heartbeats.age_s(worker)
     return age is None or age > grace_s  # no file: its worker ended (it removes it on exit)
+
+
+def beat_once_for(study: optuna.Study, frozen: FrozenTrial) -> None:
+    """Optuna judges only trials that beat at least once; a worker killed between asking for a
+    trial and recording itself may have left one that never did. Beat for it once (marked, so
+    never again): unless a live worker beats it, it goes stale after the grace and is retried."""
+    storage = study._storage
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if not interval or frozen.user_attrs.get(BEAT_FOR_ATTR):
+        return
+    try:
+        optuna.trial.Trial(study, frozen._trial_id).set_user_attr(BEAT_FOR_ATTR, True)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return
+    storage.record_heartbeat(frozen._trial_id)
+    log.warning(
+        "trial %d is RUNNING and names no worker; judged by heartbeat from now", frozen.number
+    )
 
 
 def _trial_process_runs(frozen: FrozenTrial) -> bool:

@@ -130,12 +130,14 @@ def ask_within_budget(study: optuna.Study, plan: SearchPlan, stop: threading.Eve
             # Optuna wants heartbeats used only through Study.optimize; we beat ourselves (below).
             warnings.filterwarnings("ignore", message=".*Heartbeat.*")
             trial = study.ask(fixed_distributions=plan.space.distributions)
+        fault_point("trial_asked")
         if _database_heartbeats(study):
             # Optuna judges only trials that beat at least once: a worker killed before its
             # trial's heartbeat thread starts must still leave a trial that goes stale.
             study._storage.record_heartbeat(trial._trial_id)
         # Recorded under the lock (after the first beat), so a trial without a worker is one
-        # whose worker died here (study.recover_stale_trials fails it at once).
+        # whose worker died here (study.recover_stale_trials settles it: at once on file
+        # storages, by a heartbeat that goes stale on databases).
         trial.set_user_attr(WORKER_ATTR, current_process().to_attr())
     return trial
 

@@ -15,7 +15,8 @@ file ``<path>.<k>`` beside it, so processes count together.
 ``grandparent``, ``group`` (its process group: an orchestrator with its workers) or
 ``parent-group`` (its parent's process group; a trial runs in a session of its own).
 
-Points in the package: ``trial_start`` (a worker, trial asked and recorded, not yet launched),
+Points in the package: ``trial_asked`` (a worker, a trial just asked, its worker not yet recorded),
+``trial_start`` (a worker, trial asked and recorded, not yet launched),
 ``after_results`` (a worker or run_eval: the trial process has ended, the study not yet told or
 the summary not yet written), ``best_json`` (a worker, just before best.json is replaced). The
 tests' fake trial adds ``mid_epoch`` and ``checkpoint_write`` (between writing a checkpoint's
