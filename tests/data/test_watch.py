@@ -85,7 +85,9 @@ def test_bad_choices_name_their_key(tmp_path):
     with pytest.raises(DataError, match="does not exist: install seglearn"):
         module(data_dir=tmp_path / "nowhere.npy")
     (tmp_path / "watch_dataset.npy").write_bytes(b"not numpy")
-    with pytest.raises(DataError, match=r"watch_dataset.npy is not a readable .npy file .*: reinstall seglearn"):
+    with pytest.raises(
+        DataError, match=r"watch_dataset.npy is not a readable .npy file .*: reinstall seglearn"
+    ):
         module(data_dir=tmp_path).prepare_data()
 
 

@@ -143,7 +143,7 @@ def duplicate_entry(draw: Draw, content: dict) -> dict:
     n = len(content["X"])
     at = draw(st.integers(0, n - 1))
     return {
-        k: (list(v) + [v[at]] if isinstance(v, list) else np.append(v, v[at]))
+        k: ([*v, v[at]] if isinstance(v, list) else np.append(v, v[at]))
         if isinstance(v, (list, np.ndarray)) and len(v) == n and k != "y_labels"
         else v
         for k, v in content.items()
