@@ -115,10 +115,14 @@ def test_the_reader_code_is_part_of_the_session_key(tmp_path):
     from har.data.cache import reader_code_digest, reader_code_paths
     from har.data.sources.folder import FolderSource
     from har.data.sources.mmfit.source import MMFitSource
+    from har.data.sources.watch import WatchSource
 
     mmfit_source = object.__new__(MMFitSource)  # the class is all the digest looks at
     names = {p.name for p in reader_code_paths(mmfit_source)}
     assert {"align.py", "reader.py", "format.py", "source.py", "session.py"} <= names
     folder_names = {p.name for p in reader_code_paths(object.__new__(FolderSource))}
-    assert folder_names == {"folder.py", "session.py"}
+    # A one-module reader brings the sibling modules it uses: its file validator, the protocol.
+    assert folder_names == {"folder.py", "session_file.py", "base.py", "session.py"}
+    watch_names = {p.name for p in reader_code_paths(object.__new__(WatchSource))}
+    assert watch_names == {"watch.py", "seglearn_file.py", "base.py", "session.py"}
     assert reader_code_digest(mmfit_source) != reader_code_digest(object.__new__(FolderSource))

@@ -7,12 +7,8 @@ import functools
 import numpy as np
 import pytest
 
-from har.data.sources.watch import (
-    STANDARD_GRAVITY,
-    WatchDataModule,
-    published_file,
-    read_published,
-)
+from har.data.sources.seglearn_file import read_watch_file
+from har.data.sources.watch import STANDARD_GRAVITY, WatchDataModule, published_file
 from har.errors import ConfigError, DataError
 from tests.conftest import compose_config
 
@@ -21,7 +17,7 @@ pytest.importorskip("seglearn")  # the dev extra installs it
 
 @functools.cache
 def published():
-    return read_published(published_file(None))
+    return read_watch_file(published_file(None))
 
 
 def module(**overrides) -> WatchDataModule:
@@ -95,7 +91,9 @@ def test_bad_choices_name_their_key(tmp_path):
     with pytest.raises(DataError, match="does not exist: install seglearn"):
         module(data_dir=tmp_path / "nowhere.npy")
     (tmp_path / "watch_dataset.npy").write_bytes(b"not numpy")
-    with pytest.raises(DataError, match="is not the published watch data set"):
+    with pytest.raises(
+        DataError, match=r"watch_dataset.npy is not a readable .npy file .*: reinstall seglearn"
+    ):
         module(data_dir=tmp_path).prepare_data()
 
 

@@ -1,4 +1,5 @@
-"""One small valid tree per format, written once per module; each example breaks a copy."""
+"""One small valid tree per format, written once per session (every fuzz module shares it); each
+example breaks a copy."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from tests.fuzz.formats import FORMATS, Format
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def templates(tmp_path_factory) -> dict[str, Path]:
     written: dict[str, Path] = {}
     for name, fmt in FORMATS.items():

@@ -19,9 +19,12 @@ from har.data.sources.folder import FolderDataModule, write_session
 from har.data.sources.mmfit.source import MMFitDataModule
 from har.data.sources.ntu.source import NTUDataModule
 from har.data.sources.utd import UTDDataModule
+from har.data.sources.watch import FILE_NAME as WATCH_FILE
+from har.data.sources.watch import WatchDataModule
 from har.data.twin.ntu import skeleton_text
 from tests.bad_inputs.entrypoint import tiny_overrides
 from tests.data.mmfit_writer import tiny_datamodule_kwargs, write_tiny_dataset
+from tests.data.watch_writer import save_watch_file, watch_content
 
 TRIAL = [  # a tiny model, one short epoch
     "scenario=debug", "trainer.epochs=1", "trainer.limit_train_batches=2",
@@ -171,4 +174,37 @@ NTU = Format(
     rename=lambda path: path.parent.parent / "more" / path.name,  # the same sample twice
 )
 
-FORMATS = {f.name: f for f in (MMFIT, FOLDER, UTD, NTU)}
+
+# ---- the watch data set: one pickled dict (IMU-only) ------------------------------------------------
+WATCH_KEYS = {
+    "n_classes": 2, "sampling_rate_hz": 50, "sensor_window_length": 32, "batch_size": 8,
+    "train_subjects": [1], "val_subjects": [2], "test_subjects": [3],
+}  # fmt: skip
+SMALL_MODEL = ["model.feature_extractor.n_filters=8", "model.feature_extractor.out_features=32"]
+
+
+def _watch_overrides(root: Path, cache: Path) -> list[str]:
+    return [
+        "data=watch", f"data.data_dir={root / WATCH_FILE}", f"data.cache_dir={cache}",
+        *(f"data.{k}={str(v).replace(' ', '')}" for k, v in WATCH_KEYS.items()),
+        "scenario=real_only", *SMALL_MODEL,  # IMU-only: F + C, no regressor
+        *(o for o in TRIAL if not o.startswith("scenario=")),
+    ]  # fmt: skip
+
+
+def _watch_write(root: Path) -> None:
+    save_watch_file(root / WATCH_FILE, watch_content())
+
+
+WATCH = Format(
+    name="watch",
+    write=_watch_write,
+    files=lambda root: [root / WATCH_FILE],
+    datamodule=lambda root, cache: WatchDataModule(
+        data_dir=root / WATCH_FILE, cache_dir=cache, **WATCH_KEYS
+    ),
+    overrides=_watch_overrides,
+    session_of=lambda path: path.name,
+)
+
+FORMATS = {f.name: f for f in (MMFIT, FOLDER, UTD, NTU, WATCH)}

@@ -1,6 +1,8 @@
 """Ways to break a file, drawn by Hypothesis: bytes (truncate, corrupt, empty, delete, unreadable),
 arrays (drop or rename one, change dtype or shape, NaN/Inf, empty, out-of-range values, shuffled
-or repeated rows, a bad scalar) and text (lines and fields). ``mutate`` picks by the file's kind.
+or repeated rows, a bad scalar), a pickled dict's lists (an item broken, dropped or repeated, the
+list emptied or made one array, a recording twice) and text (lines and fields). ``mutate`` picks
+by the file's kind.
 
 Each mutation returns the paths it touched; an error must name one of their sessions.
 """
@@ -65,7 +67,10 @@ def mutate_array(draw: Draw, array: np.ndarray) -> np.ndarray:
         return a
     if op == "dtype":
         dtype = draw(st.sampled_from(["float32", "int8", "uint8", "bool", "complex64", "U3"]))
-        return a.astype(dtype)
+        try:
+            return a.astype(dtype)
+        except ValueError:  # names that no number spells: an array of that dtype, same shape
+            return np.zeros(a.shape, dtype)
     if op == "shape":
         shape_op = draw(
             st.sampled_from(["ravel", "newaxis", "transpose", "drop_col", "add_col", "one_row"])
@@ -95,7 +100,30 @@ def mutate_array(draw: Draw, array: np.ndarray) -> np.ndarray:
     return np.array(draw(st.sampled_from(BAD_SCALARS)))
 
 
-def mutate_mapping(draw: Draw, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def mutate_list(draw: Draw, items: list) -> object:
+    """A list value of a pickled dict (arrays, or names): one item broken, or the list itself."""
+    op = draw(st.sampled_from(["item", "item", "drop", "repeat", "empty", "array", "scalar"]))
+    items = list(items)
+    if op == "item" and items:
+        at = draw(st.integers(0, len(items) - 1))
+        items[at] = mutate_array(draw, np.asarray(items[at]))
+    elif op == "drop" and items:
+        del items[draw(st.integers(0, len(items) - 1))]
+    elif op == "repeat" and items:
+        items.append(items[draw(st.integers(0, len(items) - 1))])
+    elif op == "empty":
+        items = []
+    elif op == "array":  # the whole list as one array (ragged lists become an object array)
+        try:
+            return mutate_array(draw, np.array(items))
+        except ValueError:
+            return np.array(items, dtype=object)
+    else:
+        return draw(st.sampled_from(BAD_SCALARS))
+    return items
+
+
+def mutate_mapping(draw: Draw, arrays: dict[str, object]) -> dict[str, object]:
     key = draw(st.sampled_from(sorted(arrays)))
     op = draw(st.sampled_from(["array", "array", "drop", "rename"]))
     arrays = dict(arrays)
@@ -103,13 +131,40 @@ def mutate_mapping(draw: Draw, arrays: dict[str, np.ndarray]) -> dict[str, np.nd
         del arrays[key]
     elif op == "rename":
         arrays[key + "_x"] = arrays.pop(key)
+    elif isinstance(arrays[key], list):
+        arrays[key] = mutate_list(draw, arrays[key])
     else:
         arrays[key] = mutate_array(draw, arrays[key])
     return arrays
 
 
+def duplicate_entry(draw: Draw, content: dict) -> dict:
+    """A pickled dict of per-recording lists and arrays with one recording in it twice."""
+    n = len(content["X"])
+    at = draw(st.integers(0, n - 1))
+    return {
+        k: ([*v, v[at]] if isinstance(v, list) else np.append(v, v[at]))
+        if isinstance(v, (list, np.ndarray)) and len(v) == n and k != "y_labels"
+        else v
+        for k, v in content.items()
+    }
+
+
+def mutate_pickled(draw: Draw, path: Path) -> None:
+    """A pickled dict in an .npy (the watch data set): a key, a value, or a recording twice."""
+    content = np.load(path, allow_pickle=True).item()
+    if draw(st.integers(0, 5)) == 0:
+        content = duplicate_entry(draw, content)
+    else:
+        content = mutate_mapping(draw, content)
+    with open(path, "wb") as handle:
+        np.save(handle, np.array(content, dtype=object), allow_pickle=True)
+
+
 def mutate_arrays_in(draw: Draw, path: Path) -> list[Path]:
-    if path.suffix == ".npy":
+    if path.suffix == ".npy" and np.load(path, allow_pickle=True).dtype == object:
+        mutate_pickled(draw, path)
+    elif path.suffix == ".npy":
         np.save(path, mutate_array(draw, np.load(path)))
     elif path.suffix == ".npz":
         with np.load(path) as content:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -44,11 +45,22 @@ def file_identity(paths: Sequence[Path]) -> list[list]:
 
 def reader_code_paths(source: object) -> list[Path]:
     """The files whose code turns a source's raw files into Sessions: the module defining its
-    class (with its package's siblings when the reader is a package, as MM-Fit's is) and the
+    class (with its package's siblings when the reader is a package, as MM-Fit's is, or the
+    sibling modules it imports from, such as its file validator, when it is one module) and the
     shared resampling core. A cached session is reused only while they are unchanged."""
     module = Path(inspect.getfile(type(source)))
     own_package = module.parent.name != "sources"  # data/sources/mmfit/source.py, not .../utd.py
-    reader = sorted(module.parent.glob("*.py")) if own_package else [module]
+    if own_package:
+        reader = sorted(module.parent.glob("*.py"))
+    else:
+        names = vars(sys.modules[type(source).__module__]).values()
+        used = {inspect.getmodule(v) for v in names if inspect.isclass(v) or inspect.isfunction(v)}
+        siblings = {
+            Path(m.__file__)
+            for m in used
+            if m and m.__file__ and Path(m.__file__).parent == module.parent
+        }
+        reader = sorted(siblings | {module})
     return [*reader, Path(inspect.getfile(Session))]
 
 

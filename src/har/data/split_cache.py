@@ -16,6 +16,7 @@ needs it, and tensors made from them are writable without touching the file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
@@ -45,11 +46,18 @@ Arrays = dict[str, np.ndarray | None]
 def split_key(split: str, params: Mapping[str, Any], code: Iterable[Callable]) -> str:
     """``<split>-<hash>`` of ``params`` (JSON-able) and the source of the functions in ``code``."""
     payload = json.dumps(
-        {"params": params, "code": [inspect.getsource(f) for f in code]},
+        {"params": params, "code": [_source(f) for f in code]},
         sort_keys=True,
         default=_jsonable,
     )
     return f"{split}-{hashlib.sha256(payload.encode()).hexdigest()[:32]}"
+
+
+@functools.cache
+def _source(function: Callable) -> str:
+    # Parsed once per process: a module's code cannot change under a running process, and
+    # getsource re-tokenises the whole file on every call.
+    return inspect.getsource(function)
 
 
 def _jsonable(value: Any) -> Any:

@@ -13,6 +13,9 @@ installed package or the path given in ``data.data_dir``) holding:
     side       (140,) float, the exercising arm: 1 right, 0 left (kept as the session name only;
                left-arm recordings are not mirrored)
 
+``har.data.sources.seglearn_file`` is this format's one validator: the dict's keys, types, shapes,
+lengths and ranges are checked once, when the file is read (one-line DataError naming the key).
+
 Each recording is one set of repetitions of one exercise, so it is one session whose every sample
 carries that label, windowed like MM-Fit's workouts. IMU-only: no pose (``Session.pose`` has zero
 joints), so the data set trains ``scenario=real_only`` and the deployed path.
@@ -38,7 +41,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from pickle import UnpicklingError
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +56,7 @@ from har.data.sources.base import (
     positive,
     stream_names,
 )
+from har.data.sources.seglearn_file import Recording, read_watch_file
 from har.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -84,36 +87,6 @@ def published_file(data_dir: str | Path | None) -> Path:
     return path
 
 
-@dataclass(frozen=True)
-class Recording:
-    subject: int
-    exercise: int
-    side: str
-    samples: np.ndarray  # (n, 6) as stored: g and rad/s
-
-
-def read_published(path: Path) -> tuple[tuple[str, ...], list[Recording]]:
-    """The file's class names and recordings, with its structure checked (one-line DataError)."""
-    try:
-        content = np.load(path, allow_pickle=True).item()
-        X, y, subject, side = (content[k] for k in ("X", "y", "subject", "side"))
-        class_names = tuple(str(name) for name in content["y_labels"])
-    except (OSError, ValueError, KeyError, AttributeError, EOFError, UnpicklingError) as error:
-        raise DataError(
-            f"{path} is not the published watch data set (a dict with X, y, subject, side, "
-            f"y_labels): {type(error).__name__}: reinstall seglearn"
-        ) from None
-    if not len(X) == len(y) == len(subject) == len(side) or any(
-        np.ndim(x) != 2 or np.shape(x)[1] != 6 for x in X
-    ):
-        raise DataError(f"{path}: X, y, subject and side disagree or X is not (n, 6) per recording")
-    recordings = [
-        Recording(int(s), int(label), "right" if float(arm) == 1.0 else "left", np.asarray(x))
-        for x, label, s, arm in zip(X, y, subject, side, strict=True)
-    ]
-    return class_names, recordings
-
-
 @dataclass
 class WatchSource:
     cache_namespace: ClassVar[str] = "watch"
@@ -142,7 +115,7 @@ class WatchSource:
         return {"reader": "watch", "format": 1, "rate_hz": self.rate_hz, "streams": factors}
 
     def split_refs(self) -> dict[str, list[SessionRef]]:
-        self.class_names, recordings = read_published(self.path)
+        self.class_names, recordings = read_watch_file(self.path)
         people = sorted({r.subject for r in recordings})
         chosen = dict(self.subjects)
         for split, listed in chosen.items():

@@ -18,7 +18,8 @@ import numpy as np
 
 from har.data.session import MAX_GAP_S, Session, interpolate
 from har.data.sources.mmfit.format import NON_ACTIVITY
-from har.data.sources.mmfit.reader import ImuRows, Recording
+from har.data.sources.mmfit.raw_files import ImuRows
+from har.data.sources.mmfit.reader import Recording
 from har.errors import DataError
 
 log = logging.getLogger(__name__)
