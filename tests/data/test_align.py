@@ -215,3 +215,21 @@ def test_further_streams_are_put_on_the_same_clock_from_their_own_timestamps(tmp
     assert np.abs(session.acc[:, 3:] - analytic_gyr(t)).max() < bound
     with pytest.raises(DataError, match=r"w01_sw_r_gyr\.npy is missing"):
         read_workout(tmp_path, "w01", ["sw_l_acc", "sw_r_gyr"])
+
+
+def test_a_corrupt_timestamp_far_from_the_others_is_a_one_line_error(tmp_path):
+    """One flipped byte in the time column (found by the fuzz suite) must not ask for a clock of
+    billions of samples: the file is named instead."""
+    import numpy as np
+    import pytest
+
+    from har.data.sources.mmfit.align import _check_span
+    from har.errors import DataError
+
+    t = np.arange(1000) * 10.0  # 10 s of 100 Hz rows
+    _check_span(t, "w00_sw_l_acc.npy")  # a healthy file passes
+    t[-1] = 4e14
+    with pytest.raises(
+        DataError, match=r"w00_sw_l_acc\.npy: timestamps span .* a timestamp is corrupt"
+    ):
+        _check_span(t, "w00_sw_l_acc.npy")

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 # A few timestamps stepping backwards are logging glitches we sort away; more means a scrambled file.
 MAX_BACKWARD_STEPS = 10
 MAX_BACKWARD_FRACTION = 0.001
+# Logging pauses are holes (MAX_GAP_S), but rows covering under a tenth of their span (and more than
+# an hour of it missing) mean a corrupt timestamp, not a pause.
+MAX_SPAN_FACTOR = 10.0
+MAX_EXTRA_SPAN_MS = 3_600_000.0
 
 FrameClock = Callable[[np.ndarray], np.ndarray]  # frame numbers -> IMU milliseconds
 
@@ -119,7 +123,23 @@ def _clean_imu(
         imu_rows_conflicting_timestamp=int((repeat & ~same).sum()),
     )
     keep = ~repeat
+    _check_span(t[keep], imu_path)
     return t[keep], frames[keep], values[keep]
+
+
+def _check_span(t: np.ndarray, imu_path: object) -> None:
+    """A corrupt timestamp far from the others would stretch the session's clock without bound
+    (one flipped byte can ask for billions of samples): the rows must roughly cover their span."""
+    if len(t) < 3:
+        return
+    span, step = float(t[-1] - t[0]), float(np.median(np.diff(t)))
+    covered = len(t) * max(step, 1e-3)
+    if span > max(MAX_SPAN_FACTOR * covered, covered + MAX_EXTRA_SPAN_MS):
+        raise DataError(
+            f"{imu_path}: timestamps span {span / 1000:.0f} s but its {len(t)} rows cover about "
+            f"{covered / 1000:.0f} s (median step {step:.1f} ms): a timestamp is corrupt, "
+            "replace the file"
+        )
 
 
 def _clean_more(rows: ImuRows, report: dict) -> tuple[np.ndarray, np.ndarray]:
