@@ -38,6 +38,7 @@ BREAKAGES = {
     "side not an arm": (_set("side", np.full(12, 0.5)), r"side holds \[0.5\], expected 1 \(right\) or 0 \(left\)"),
     "side 2-D": (_set("side", np.ones((12, 1))), r"side is an array float64 \(12, 1\), expected real numbers"),
     "class names repeated": (_set("y_labels", ["PEN", "PEN"]), r"y_labels repeats a name"),
+    "class names a scalar": (_set("y_labels", np.array(0)), r"y_labels is an array int64 \(\), expected a list of names"),
     "class names empty": (_set("y_labels", []), r"y_labels is \[\], expected a non-empty list"),
     "columns reordered": (_set("X_labels", ["wx", "wy", "wz", "ax", "ay", "az"]), r"X_labels is \['wx'.*expected \['ax'"),
 }  # fmt: skip

@@ -149,7 +149,8 @@ def _names(content: dict, key: str, problems: list[str]) -> tuple[str, ...] | No
     value = content.get(key)
     if value is None:
         return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+    scalar = isinstance(value, np.ndarray) and value.ndim != 1
+    if scalar or isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
         problems.append(f"{key} is {_kind(value)}, expected a list of names")
         return None
     if len(value) == 0 or not all(isinstance(v, (str, np.str_)) and v for v in value):
