@@ -111,7 +111,9 @@ def test_calibration_recovers_a_tilted_cameras_gravity_direction():
     with torch.no_grad():
         target = truth(pose)
 
-    fitted = PhysicsRegressor(metres_per_body_unit=0.5, calibrate=True, cutoff_hz=None)
+    fitted = PhysicsRegressor(
+        metres_per_body_unit=0.5, calibrate=True, cutoff_hz=None, fit_gravity_direction=True
+    )
     fitted.fit_to_data([{"pose": pose, "acc": target}], mean, std)
     cosine = torch.dot(fitted.gravity_direction, truth.gravity_direction).item()
     assert math.degrees(math.acos(min(cosine, 1.0))) < 1.0
@@ -121,6 +123,12 @@ def test_calibration_recovers_a_tilted_cameras_gravity_direction():
     state = {k: v for k, v in fitted.state_dict().items() if k != "gravity_direction"}
     fitted.load_state_dict(state)
     assert fitted.gravity_direction.tolist() == [0.0, 1.0, 0.0]
+    # Off (the default), the level camera's direction is kept and the tilted target is missed.
+    level = PhysicsRegressor(metres_per_body_unit=0.5, calibrate=True, cutoff_hz=None)
+    level.fit_to_data([{"pose": pose, "acc": target}], mean, std)
+    assert level.gravity_direction.tolist() == [0.0, 1.0, 0.0]
+    with torch.no_grad():
+        assert not torch.allclose(level(pose), target, atol=5e-3)
 
 
 def test_calibration_uses_only_windows_with_real_imu():

@@ -61,8 +61,10 @@ class PhysicsRegressor(nn.Module):
         metres_per_body_unit: float = 0.5,
         calibrate: bool = True,
         learn_calibration: bool = False,
+        fit_gravity_direction: bool = False,
     ) -> None:
         super().__init__()
+        self.fit_gravity_direction = bool(fit_gravity_direction)
         if num_joints != 3 or input_channels != 3:
             raise ConfigError(
                 f"model/regressor=physics needs data.joints = [shoulder, elbow, wrist] of the "
@@ -157,7 +159,9 @@ class PhysicsRegressor(nn.Module):
         )
         mean, std = self.acc_mean.double(), self.acc_std.double()
         wanted = acc_standardised.double().transpose(1, 2).reshape(-1, 3)
-        mounting, scale, gain, direction = _initial_calibration(motion, basis, wanted, std)
+        mounting, scale, gain, direction = _initial_calibration(
+            motion, basis, wanted, std, self.fit_gravity_direction
+        )
         gravity = basis @ direction
         # Block coordinate descent from there: the rotation and the scale against the target with
         # the per-axis gain and bias undone (in m/s²), then gain and bias against the standardised
@@ -176,8 +180,10 @@ class PhysicsRegressor(nn.Module):
             motion_w, gravity_w = motion @ mounting.T, gravity @ mounting.T
             scale = (motion_w * (target + gravity_w)).sum() / (motion_w**2).sum().clamp_min(1e-12)
             scale = scale.clamp_min(1e-3)
-            direction = _gravity_direction(basis, scale * motion - target @ mounting, direction)
-            gravity = basis @ direction
+            if self.fit_gravity_direction:
+                wanted_gravity = scale * motion - target @ mounting
+                direction = _gravity_direction(basis, wanted_gravity, direction)
+                gravity = basis @ direction
         self.gravity_direction.copy_(direction.float())
         self.mounting.copy_(mounting.float())
         self.log_scale.copy_(scale.log().float())
@@ -186,7 +192,7 @@ class PhysicsRegressor(nn.Module):
 
 
 def _initial_calibration(
-    motion: Tensor, basis: Tensor, wanted: Tensor, std: Tensor
+    motion: Tensor, basis: Tensor, wanted: Tensor, std: Tensor, fit_direction: bool = True
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Rotation, scale, gain and gravity direction read off an unconstrained linear fit.
 
@@ -201,9 +207,12 @@ def _initial_calibration(
     design = torch.cat([motion, basis.reshape(n, 9), torch.ones_like(motion[:, :1])], dim=1)
     weights = torch.linalg.lstsq(design, wanted).solution  # (13, 3)
     w_motion, w_basis = weights[:3].T, -weights[3:12].T.reshape(3, 3, 3)
-    direction = torch.linalg.svd(w_basis.reshape(9, 3)).Vh[0]
-    if direction[1] < 0:  # a camera is never upside down: gravity points down (+y) in its frame
-        direction = -direction
+    if fit_direction:
+        direction = torch.linalg.svd(w_basis.reshape(9, 3)).Vh[0]
+        if direction[1] < 0:  # a camera is never upside down: gravity points down (+y) in it
+            direction = -direction
+    else:  # a level camera: gravity along +y of the pose frame
+        direction = torch.tensor([0.0, 1.0, 0.0], dtype=w_basis.dtype)
     w_gravity = w_basis @ direction
     row_norms = w_gravity.norm(dim=1).clamp_min(1e-12)
     mounting = _nearest_rotation(w_gravity / row_norms[:, None])
