@@ -73,7 +73,8 @@ def generate_twin(overrides: list[str]) -> float:
 
     data = compose_config(overrides).data
     started = time.perf_counter()
-    ensure_mmfit_twin(Path(data.data_dir), **plain(data.synthetic))
+    # The preset too: the tree the DataModule then checks for (else it would regenerate, timed).
+    ensure_mmfit_twin(Path(data.data_dir), **plain(data.synthetic), twin=data.twin)
     return time.perf_counter() - started
 
 

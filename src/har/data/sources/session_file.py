@@ -21,7 +21,6 @@ import numpy as np
 from har.errors import DataError
 
 LAYOUT = "layout: har.data.sources.folder"
-STREAMS = ("pose", "imu")
 REQUIRED = ("labels", "rate_hz", "class_names")
 # np.load and reading a member fail on damaged bytes in many ways (zip, deflate, the header's
 # tokenizer and literal parser, the pickle refusal): each of them means "this file is unreadable".
