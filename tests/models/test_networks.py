@@ -3,6 +3,7 @@ import torch
 
 from har.errors import ConfigError
 from har.models import ActivityClassifier, FeatureExtractor, Regressor
+from har.models.deep_conv_lstm import DeepConvLSTM
 from har.models.regressor import layers_for_context
 
 
@@ -58,3 +59,47 @@ def test_sim_batches_do_not_touch_real_batchnorm_statistics():
 def test_classifier_hidden_layer():
     assert ActivityClassifier(8, 11)(torch.randn(2, 8)).shape == (2, 11)
     assert len(ActivityClassifier(8, 11, hidden=16).net) == 4
+
+
+def test_residual_blocks_add_a_second_conv_and_a_shortcut():
+    plain = FeatureExtractor(n_filters=8, n_conv=2)
+    residual = FeatureExtractor(n_filters=8, n_conv=2, residual=True)
+    assert residual(torch.randn(4, 3, 64)).shape == plain(torch.randn(4, 3, 64)).shape
+    block = residual.blocks[0]
+    assert block.conv2.in_channels == block.conv2.out_channels == 8
+    assert (block.shortcut.in_channels, block.shortcut.kernel_size) == (3, (1,))
+    # The shortcut carries the input around the two convs: with them silenced it alone remains.
+    torch.nn.init.zeros_(block.conv.weight)
+    torch.nn.init.zeros_(block.conv2.weight)
+    x = torch.randn(4, 3, 64)
+    assert block.eval()(x, "real", side_pass=True).abs().sum() > 0
+
+
+@pytest.mark.parametrize("domain_norm", ["shared_affine", "separate", "shared"])
+def test_deep_conv_lstm_is_a_feature_extractor(domain_norm):
+    f = DeepConvLSTM(
+        input_channels=6,
+        n_filters=8,
+        n_conv=2,
+        out_features=12,
+        lstm_layers=1,
+        drop_prob=0.5,
+        domain_norm=domain_norm,
+    ).train()
+    x = torch.randn(5, 6, 40)
+    assert f(x).shape == (5, 12) and f.out_features == 12
+    # A side pass has no dropout (two calls agree) and leaves BatchNorm's running statistics alone.
+    before = [p.clone() for n, p in f.named_buffers() if "running_mean" in n]
+    assert torch.equal(f(x, side_pass=True), f(x, side_pass=True))
+    after = [p for n, p in f.named_buffers() if "running_mean" in n]
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert not torch.equal(f(x), f(x))  # the main pass drops out
+
+
+def test_deep_conv_lstm_sees_the_whole_window():
+    torch.manual_seed(0)
+    f = DeepConvLSTM(n_filters=8, n_conv=1, out_features=8, lstm_layers=1).eval()
+    x = torch.randn(1, 3, 16)
+    early = x.clone()
+    early[..., 0] += 5.0  # the first sample reaches the last hidden state through the LSTM
+    assert (f(x) - f(early)).abs().max() > 1e-6

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from har.data.sources.mmfit.format import CLASS_NAMES
 from har.errors import ConfigError
 from har.training.adversarial import critic_loss
-from har.training.trial import run_trial
+from har.training.trial import build_module, run_trial
 from tests.conftest import REPO, compose_config
 from tests.training.scenario_helpers import (
     SCENARIOS,
@@ -72,6 +73,9 @@ KNOBS = [
     ("scenario2", "scenario.ce_real=false"),
     ("scenario2", "scenario.ce_sim=false"),
     ("scenario2", "scenario.similarity=mse"),
+    ("scenario2", "scenario.label_smoothing=0.2"),
+    ("real_only", "scenario.mixup=0.4"),
+    ("scenario2", "model.feature_extractor.residual=true"),
     ("scenario2", "scenario.separate_feature_extractor=true"),
     ("scenario2", "scenario.separate_classifier=true"),
     ("secondary_pose", "scenario.secondary.weight=2.0"),
@@ -241,3 +245,24 @@ def test_each_scenario_has_a_search_space_that_composes_with_it(scenario):
     for key in space.params:
         if key in ("scenario.beta", "scenario.gamma"):
             assert cfg.scenario[key.split(".")[1]] > 0, key
+
+
+@pytest.mark.parametrize("scenario", ["real_only", "scenario2", "feature_discriminator"])
+def test_deep_conv_lstm_trains_in_every_path(scenario):
+    """model/feature_extractor=deepconvlstm composes with the classifier and the discriminator
+    (their widths interpolate from F's out_features) and takes Lightning steps."""
+    cfg = compose_config(
+        [
+            f"scenario={scenario}",
+            "model/feature_extractor=deepconvlstm",
+            "data.sensor_window_length=64",
+            "model.feature_extractor.n_filters=4",
+            "model.feature_extractor.out_features=8",
+        ]
+    )
+    module = build_module(cfg, list(CLASS_NAMES))
+    assert type(module.feature_extractor).__name__ == "DeepConvLSTM"
+    before = {n: p.clone() for n, p in module.feature_extractor.named_parameters()}
+    fit_steps(module, [make_batch(seed=0), make_batch(seed=1)])
+    after = dict(module.feature_extractor.named_parameters())
+    assert any(not torch.equal(before[n], after[n]) for n in before)

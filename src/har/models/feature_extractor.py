@@ -11,22 +11,45 @@ from har.models.domain_norm import DomainBatchNorm1d
 
 
 class _ConvBlock(nn.Module):
+    """Conv, BN, ReLU, max-pool, dropout. ``residual``: conv, BN, ReLU, conv, BN plus a 1x1-conv
+    shortcut before the ReLU (the ResNet block of Wang et al. 2017's time-series baseline)."""
+
     def __init__(
-        self, c_in: int, c_out: int, kernel: int, pool: int, drop: float, domain_norm: str
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        pool: int,
+        drop: float,
+        domain_norm: str,
+        residual: bool = False,
     ) -> None:
         super().__init__()
         self.conv = nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2, bias=False)
         self.norm = DomainBatchNorm1d(c_out, domain_norm)
+        self.residual = residual
+        if residual:
+            self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=kernel // 2, bias=False)
+            self.norm2 = DomainBatchNorm1d(c_out, domain_norm)
+            self.shortcut = nn.Conv1d(c_in, c_out, 1, bias=False)
+            self.norm_shortcut = DomainBatchNorm1d(c_out, domain_norm)
         self.pool = nn.MaxPool1d(pool) if pool > 1 else nn.Identity()
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: Tensor, domain: str, side_pass: bool) -> Tensor:
-        x = self.pool(torch.relu(self.norm(self.conv(x), domain, track=not side_pass)))
+        track = not side_pass
+        h = self.norm(self.conv(x), domain, track=track)
+        if self.residual:
+            h = self.norm2(self.conv2(torch.relu(h)), domain, track=track) + self.norm_shortcut(
+                self.shortcut(x), domain, track=track
+            )
+        x = self.pool(torch.relu(h))
         return x if side_pass else self.drop(x)
 
 
 class FeatureExtractor(nn.Module):
-    """``n_conv`` blocks (conv, per-domain BN, ReLU, max-pool), global average pool, ``n_dense`` layers.
+    """``n_conv`` blocks (conv, per-domain BN, ReLU, max-pool; ``residual``: two convs and a
+    shortcut each), global average pool, ``n_dense`` layers.
 
     ``domain_norm`` says what real and simulated windows share in the BatchNorms (``domain_norm.py``).
 
@@ -46,6 +69,7 @@ class FeatureExtractor(nn.Module):
         out_features: int = 64,
         drop_prob: float = 0.1,
         domain_norm: str = "shared_affine",
+        residual: bool = False,
     ) -> None:
         super().__init__()
         if domain_norm not in DOMAIN_NORM_MODES:
@@ -62,7 +86,15 @@ class FeatureExtractor(nn.Module):
             )
         channels = [input_channels] + [n_filters * 2**i for i in range(n_conv)]
         self.blocks = nn.ModuleList(
-            _ConvBlock(channels[i], channels[i + 1], filter_size, pool_size, drop_prob, domain_norm)
+            _ConvBlock(
+                channels[i],
+                channels[i + 1],
+                filter_size,
+                pool_size,
+                drop_prob,
+                domain_norm,
+                residual,
+            )
             for i in range(n_conv)
         )
         dense: list[nn.Module] = []

@@ -13,7 +13,8 @@ statistics are per domain, so evaluation statistics come from real data alone. W
 CE on the simulated path updates F/C only unless ``sim_ce_trains_regressor`` (else R learns to write
 label information into its "IMU"); the similarity term compares features computed without dropout
 and holds ``similarity_target`` still. ``freeze_regressor`` + ``virtual`` + ``augment`` are the
-second stage of the virtual-IMU recipe (``har.training.two_stage``).
+second stage of the virtual-IMU recipe (``har.training.two_stage``). Training CE terms use
+``label_smoothing``; ``mixup`` blends real windows (the deployed path) and their labels.
 
 Several IMU streams (``data.sensors``): F reads all their channels; R predicts only the channels
 ``model.regressed_channels`` names (``data.regress``, default the accelerometer). The regression
@@ -52,7 +53,7 @@ from har.training.adversarial import (
     main_phase,
     training_progress,
 )
-from har.training.losses import feature_similarity_loss
+from har.training.losses import Mix, classification_loss, feature_similarity_loss, mixup
 from har.training.metrics import StageMetrics
 from har.training.resume import regressor_weights
 from har.training.scenario_spec import (
@@ -106,14 +107,12 @@ class JointHARModule(pl.LightningModule):
             self.regressor.requires_grad_(False)
         # Separate modules are built from the same config but are new objects with their own
         # (independently initialised) parameters: nothing is shared with the real path.
-        self.feature_extractor_sim: nn.Module | None = (
-            instantiate(model["feature_extractor"])
-            if sim and s["separate_feature_extractor"]
-            else None
-        )
-        self.classifier_sim: nn.Module | None = (
-            instantiate(model["classifier"]) if sim and s["separate_classifier"] else None
-        )
+        self.feature_extractor_sim: nn.Module | None = None
+        self.classifier_sim: nn.Module | None = None
+        if sim and s["separate_feature_extractor"]:
+            self.feature_extractor_sim = instantiate(model["feature_extractor"])
+        if sim and s["separate_classifier"]:
+            self.classifier_sim = instantiate(model["classifier"])
         secondary = s["secondary"]
         self.secondary_classifier: nn.Module | None = (
             instantiate(model["classifier"], n_classes=secondary["n_classes"] or n_classes)
@@ -134,7 +133,6 @@ class JointHARModule(pl.LightningModule):
         self.test_metrics = StageMetrics(n_classes, len(regressed))
         self.test_outputs: dict[str, list[Tensor]] = {}
 
-    # ---- the objective -------------------------------------------------------------------------
     @property
     def trains_sim_path(self) -> bool:
         return self.regressor is not None
@@ -191,9 +189,10 @@ class JointHARModule(pl.LightningModule):
         f_real = logits_real = None
         if len(y) > 0:  # with scarce real IMU a batch may hold no window that has it
             seen = self.augmentation(acc) if stage == "train" and s["augment"]["real"] else acc
+            seen, mix = mixup(seen, y, s["mixup"] if stage == "train" else 0.0)
             f_real = self.feature_extractor(seen, domain="real")
             logits_real = self.classifier(f_real)
-            terms["ce_real"], counts["ce_real"] = F.cross_entropy(logits_real, y), len(y)
+            terms["ce_real"], counts["ce_real"] = self._ce(logits_real, y, stage, mix), len(y)
             if s["ce_real"]:
                 loss = loss + s["alpha"] * terms["ce_real"]
 
@@ -202,7 +201,7 @@ class JointHARModule(pl.LightningModule):
             sim_acc = self._simulate(paired["pose"])
             f_sim = self._f_sim_net(self._virtual(sim_acc, stage), domain="sim")
             logits_sim = (self.classifier_sim or self.classifier)(f_sim)
-            terms["ce_sim"], counts["ce_sim"] = F.cross_entropy(logits_sim, y_all), len(y_all)
+            terms["ce_sim"], counts["ce_sim"] = self._ce(logits_sim, y_all, stage), len(y_all)
             if s["ce_sim"]:
                 loss = loss + s["alpha"] * s["virtual_weight"] * terms["ce_sim"]
             detached = not s["sim_ce_trains_regressor"] and not s["freeze_regressor"]
@@ -252,6 +251,11 @@ class JointHARModule(pl.LightningModule):
             )
         return loss
 
+    def _ce(self, logits: Tensor, y: Tensor, stage: str, mix: Mix | None = None) -> Tensor:
+        """Classification term; label smoothing in training only (val/test CE stay comparable)."""
+        smoothing = self.scenario["label_smoothing"] if stage == "train" else 0.0
+        return classification_loss(logits, y, smoothing, mix)
+
     def _similarity(self, acc: Tensor, sim_acc: Tensor) -> Tensor:
         """Distance of real and simulated features of the same windows (side passes of F: no
         dropout, running statistics untouched), the side ``similarity_target`` names held still."""
@@ -275,7 +279,7 @@ class JointHARModule(pl.LightningModule):
         assert self.regressor is not None
         virtual = self._virtual(self._simulate(secondary["pose"]), "train")
         logits = self.secondary_classifier(self._f_sim_net(virtual, domain="sim"))
-        terms["ce_secondary"] = F.cross_entropy(logits, secondary["label"])
+        terms["ce_secondary"] = self._ce(logits, secondary["label"], "train")
         counts["ce_secondary"] = len(secondary["label"])
         return self.scenario["secondary"]["weight"] * terms["ce_secondary"]
 
@@ -315,7 +319,6 @@ class JointHARModule(pl.LightningModule):
         for key, value in kept.items():
             self.test_outputs.setdefault(key, []).append(value.detach().cpu())
 
-    # ---- Lightning hooks -----------------------------------------------------------------------
     def training_step(self, batch: Mapping[str, Any], batch_idx: int) -> Tensor | None:
         if self.automatic_optimization:
             loss = self._step(batch, "train")
@@ -345,11 +348,10 @@ class JointHARModule(pl.LightningModule):
         stats = getattr(datamodule, "acc_stats", None)
         if stats is not None:
             self.augmentation.set_units(torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
-        needs_fit = (
-            getattr(self.regressor, "fit_to_data", None) is not None
-            and not bool(self.regressor.fitted)
-        ) or (self.mapping is not None and not bool(self.mapping.fitted))
-        if not needs_fit:
+        fit = getattr(self.regressor, "fit_to_data", None)
+        fit_regressor = fit is not None and not bool(self.regressor.fitted)
+        fit_mapping = self.mapping is not None and not bool(self.mapping.fitted)
+        if not (fit_regressor or fit_mapping):
             return
         if stats is None:
             raise ConfigError(
@@ -364,11 +366,10 @@ class JointHARModule(pl.LightningModule):
         def batches() -> Any:  # R's view of the training windows: its target channels only
             return ({**batch, "acc": self.regressed(batch["acc"])} for batch in loader)
 
-        fit = getattr(self.regressor, "fit_to_data", None)
-        if fit is not None and not bool(self.regressor.fitted):
+        if fit_regressor:
             mean, std = torch.as_tensor(stats.mean), torch.as_tensor(stats.std)
             fit(batches(), mean[channels], std[channels])
-        if self.mapping is not None and not bool(self.mapping.fitted):
+        if fit_mapping:
             self.mapping.fit_on(self.regressor, batches())
 
     def on_train_epoch_end(self) -> None:

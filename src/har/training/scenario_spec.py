@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "freeze_regressor": False,
     "regressor_checkpoint": None,
     "virtual_weight": 1.0,
+    "label_smoothing": 0.0,
+    "mixup": 0.0,
     "virtual": {"mapping": "none"},
     "augment": {
         "real": False,
@@ -110,6 +112,12 @@ def check_scenario(
     )
     _require(s["recipe"] in RECIPES, "recipe", f"must be one of {RECIPES}, got {s['recipe']!r}")
     _require(s["virtual_weight"] >= 0, "virtual_weight", f"must be >= 0, got {s['virtual_weight']}")
+    _require(
+        0 <= s["label_smoothing"] < 1,
+        "label_smoothing",
+        f"must be in [0, 1), got {s['label_smoothing']}",
+    )
+    _require(s["mixup"] >= 0, "mixup", f"must be >= 0 (Beta's alpha; 0: off), got {s['mixup']}")
     _require(
         s["virtual"]["mapping"] in MAPPING_MODES,
         "virtual.mapping",

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The yardsticks every later result is read against (issues 14 and 16), recorded in
+# benchmarks/README.md ("Reference figures"):
+#   - per twin preset (easy, realistic, hard) and split (official_unseen, default): real_only and
+#     scenario2 (3 seeds), stage 1 of the virtual-IMU recipe with the learned and the physics
+#     regressor (its MSE and Pearson r on the test participants), features + gradient boosting;
+#   - the deployed model with acc + gyro beside features_gbm and MiniRocket on the realistic twin's
+#     unseen participants (3 seeds);
+#   - the real smartwatch data (data=watch): leave-one-subject-out for real_only, features_gbm and
+#     MiniRocket.
+# Every run trains to early stopping on val_f1 (patience 5, cap $EPOCHS epochs).
+#
+#   PHASE=classical bash benchmarks/run_reference_figures.sh   # features_gbm / MiniRocket (minutes)
+#   PHASE=neural    bash benchmarks/run_reference_figures.sh   # the networks (about 2 h on 2 cores)
+#   PHASE=tables    bash benchmarks/run_reference_figures.sh   # tables into benchmarks/tables/
+#   PRESETS="realistic" SPLITS="official_unseen" ...            # a part of the grid
+#
+# Every run is one seed (or fold) of run_eval.py, which keeps completed seeds and resumes an
+# interrupted one: run the same command again after an interruption. Wall time per step is
+# appended to $OUT/wall_time.tsv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+PY=${PY:-.venv/bin/python}
+OUT=${OUT:-experiments/eval/reference_figures}
+PHASE=${PHASE:-neural}
+PRESETS=${PRESETS:-realistic easy hard}
+SPLITS=${SPLITS:-official_unseen default}
+SEEDS=${SEEDS:-1,2,3}
+EPOCHS=${EPOCHS:-40}
+COMMON="trainer.epochs=$EPOCHS trainer.early_stopping.patience=5 trainer.plots=false
+  trainer.progress_bar=false"
+ACC_GYR="data.sensors=[sw_l_acc,sw_l_gyr]"
+
+run() {  # run NAME SEEDS OVERRIDES...: one evaluation (seeds) into $OUT/NAME
+  local name=$1 seeds=$2
+  # shellcheck disable=SC2086  # COMMON is words
+  $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" --name "$name" \
+    "${@:3}" $COMMON
+}
+
+loso() {  # loso NAME OVERRIDES...: leave-one-subject-out on the watch data
+  # shellcheck disable=SC2086
+  $PY experiments/run_eval.py --folds loso --output-root "$OUT" --name "$1" data=watch \
+    "${@:2}" $COMMON
+}
+
+timed() {  # timed STEP COMMAND...: appends the step's wall time to $OUT/wall_time.tsv
+  local start=$SECONDS
+  "${@:2}"
+  mkdir -p "$OUT"
+  printf '%s\t%s\t%d\n' "$(date -Is)" "$1" $((SECONDS - start)) >>"$OUT/wall_time.tsv"
+}
+
+phase_classical() {
+  timed watch:features_gbm loso watch_features_gbm scenario=real_only model=features_gbm
+  timed watch:minirocket loso watch_minirocket scenario=real_only model=minirocket
+  for preset in $PRESETS; do for split in $SPLITS; do
+    local twin="data.twin=$preset data.split=$split"
+    # shellcheck disable=SC2086
+    timed "$preset:$split:features_gbm" run "${preset}_${split}_features_gbm" "$SEEDS" \
+      scenario=real_only model=features_gbm $twin
+  done; done
+  for model in features_gbm minirocket; do
+    timed "acc_gyr:$model" run "realistic_official_unseen_acc_gyr_$model" "$SEEDS" \
+      scenario=real_only "model=$model" data.twin=realistic data.split=official_unseen "$ACC_GYR"
+  done
+}
+
+phase_neural() {
+  timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only "$SEEDS" \
+    scenario=real_only data.twin=realistic data.split=official_unseen "$ACC_GYR"
+  timed watch:real_only loso watch_real_only scenario=real_only
+  for preset in $PRESETS; do for split in $SPLITS; do
+    local twin="data.twin=$preset data.split=$split" name="${preset}_${split}"
+    # shellcheck disable=SC2086
+    {
+      timed "$name:real_only" run "${name}_real_only" "$SEEDS" scenario=real_only $twin
+      timed "$name:scenario2" run "${name}_scenario2" "$SEEDS" scenario=scenario2 $twin
+      # Stage 1 of the virtual-IMU recipe is R fitted by MSE alone: its test MSE and Pearson r are
+      # the regression quality on participants never seen in training.
+      timed "$name:stage1_tcn" run "${name}_virtual_tcn" 1 scenario=virtual_imu \
+        scenario.name=virtual_tcn $twin
+      timed "$name:stage1_physics" run "${name}_virtual_physics" 1 scenario=virtual_imu \
+        scenario.name=virtual_physics model/regressor=physics $twin
+    }
+  done; done
+}
+
+phase_tables() {
+  local metrics=test_f1,best_val_f1,test_acc,test_mse,stage1_test_mse
+  metrics+=,stage1_test_pearson_x,stage1_test_pearson_y,stage1_test_pearson_z
+  # One row per data set, preset, split, input streams and method; seeds and folds are its runs.
+  $PY -m har.reporting.aggregate --decimals 3 "$OUT/*/*/results.json" --metrics "$metrics" \
+    --by data.dataset_name data.split data.sensors scenario.name model.name \
+    --out benchmarks/tables/reference_figures
+}
+
+"phase_$PHASE"
