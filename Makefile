@@ -22,11 +22,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python experiments/run_trial.py data.twin=realistic trainer.epochs=5
 
+# Tests run in TEST_WORKERS processes (pytest-xdist), one test at a time each, with one torch thread
+# each: much of a test's time is single-threaded (interpreter starts, imports, subprocesses), which
+# the workers overlap. A file marked xdist_group stays in one worker (module fixtures, the cluster
+# servers). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not cluster" $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -m "not slow and not cluster" $(XDIST) $(PYTEST_ARGS)
 
 # The fuzz suite (tests/fuzz) with its long Hypothesis profile: 500 broken trees per format.
 fuzz: $(STAMP)

@@ -24,8 +24,9 @@ declare -A CANDIDATE=(
   [deepconvlstm]="model/feature_extractor=deepconvlstm"
   [cnn_augment]="$AUG"
   [cnn_smooth_mixup]="scenario.label_smoothing=0.1 scenario.mixup=0.2"
+  [cnn_residual_augment]="model.feature_extractor.residual=true $AUG"
 )
-ORDER=${ORDER:-cnn cnn_residual cnn_augment cnn_smooth_mixup deepconvlstm}
+ORDER=${ORDER:-cnn cnn_residual cnn_augment cnn_residual_augment cnn_smooth_mixup deepconvlstm}
 for name in $ORDER; do
   # shellcheck disable=SC2086  # the overrides are words
   $PY experiments/run_eval.py --seeds "$SEEDS" --output-root "$OUT" --name "$name" \

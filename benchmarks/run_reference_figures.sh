@@ -3,7 +3,8 @@
 # benchmarks/README.md ("Reference figures"):
 #   - per twin preset (easy, realistic, hard) and split (official_unseen, default): real_only and
 #     scenario2 (3 seeds), stage 1 of the virtual-IMU recipe with the learned and the physics
-#     regressor (its MSE and Pearson r on the test participants), features + gradient boosting;
+#     regressor (its MSE and Pearson r on the test participants; the physics one with and without
+#     the gravity-direction fit), features + gradient boosting;
 #   - the deployed model with acc + gyro beside features_gbm and MiniRocket on the realistic twin's
 #     unseen participants (3 seeds);
 #   - the real smartwatch data (data=watch): leave-one-subject-out for real_only, features_gbm and
@@ -83,6 +84,10 @@ phase_neural() {
         scenario.name=virtual_tcn $twin
       timed "$name:stage1_physics" run "${name}_virtual_physics" 1 scenario=virtual_imu \
         scenario.name=virtual_physics model/regressor=physics $twin
+      # ... and with the physics calibration's gravity-direction fit (tilted cameras).
+      timed "$name:stage1_physics_tilt" run "${name}_virtual_physics_tilt" 1 \
+        scenario=virtual_imu scenario.name=virtual_physics_tilt model/regressor=physics \
+        model.regressor.fit_gravity_direction=true $twin
     }
   done; done
 }

@@ -17,6 +17,9 @@ from tests.bad_inputs.entrypoint import assert_user_error, tiny_overrides, user_
 from tests.conftest import compose_config
 from tests.data.mmfit_writer import write_tiny_dataset
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("bad_inputs.test_bad_config")
+
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):

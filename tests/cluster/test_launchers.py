@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import REPO
 
+# One xdist worker runs these (make test): one SLURM / PostgreSQL per run, not per worker.
+pytestmark = pytest.mark.xdist_group("cluster")
+
 FAKE_SBATCH = """#!/bin/bash
 printf '%s\\n' "$@" > "$FAKE_SBATCH_DIR/args"
 for name in STORAGE RUN_DIR HAR_RUN_STAMP OUTPUT_ROOT N_TRIALS PROJECT_ROOT; do

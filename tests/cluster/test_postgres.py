@@ -8,7 +8,8 @@ import pytest
 
 from har.hpo.storage import open_storage
 
-pytestmark = pytest.mark.cluster
+# One xdist worker runs these (make test): one SLURM / PostgreSQL per run, not per worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
 
 def _open(url: str) -> str:

@@ -17,7 +17,8 @@ from har.hpo.storage import open_storage
 from har.training.callbacks import VAL_PREDICTIONS_FILE
 from tests.cluster.conftest import TINY_TRIAL, TRIAL_SETTINGS, Slurm, submit
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+# One xdist worker runs these (make test): one SLURM / PostgreSQL per run, not per worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 
 
 def load_study(name: str, storage: str) -> optuna.Study:

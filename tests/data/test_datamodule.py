@@ -27,6 +27,9 @@ from har.data.window_dataset import WindowDataset
 from har.data.windows import WindowIndex
 from har.errors import ConfigError, DataError
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_datamodule")
+
 CONF = Path(__file__).resolve().parents[2] / "conf" / "data"
 
 

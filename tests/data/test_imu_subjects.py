@@ -13,6 +13,9 @@ from har.data.with_secondary import WithSecondary, build_datamodule
 from har.errors import ConfigError, DataError
 from tests.conftest import compose_config
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_imu_subjects")
+
 SUBJECTS = [0, 0, 1, 2, 5, 6, 7]
 
 

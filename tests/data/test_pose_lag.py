@@ -19,6 +19,9 @@ from har.data.sources.mmfit.source import MMFitSource
 from har.data.twin.mmfit import generate_mmfit_twin
 from tests.conftest import compose_config
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_pose_lag")
+
 ARM = [14, 15, 16]  # left shoulder, elbow, wrist: the sw_l watch's arm
 
 

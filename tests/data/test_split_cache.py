@@ -16,6 +16,9 @@ from har.data.datamodule import SessionDataModule
 from har.data.sources.mmfit.source import MMFitDataModule
 from har.data.split_cache import SplitArrayCache, split_key
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_split_cache")
+
 
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory):

@@ -22,6 +22,9 @@ from har.data.twin.mmfit import (
 from har.data.twin.workout_timeline import plan_workout
 from har.errors import DataError
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_synthetic")
+
 WORKOUTS = ("w00", "w01", "w02")
 MINUTES = 1.0
 IMU_STREAMS = ("sw_l_acc", "sw_l_gyr", "sw_r_acc", "sw_r_gyr")

@@ -26,6 +26,9 @@ from har.data.twin.presets import EASY, REALISTIC, TwinPreset
 from har.data.twin.variation import WatchRoll, spread_style
 from har.data.twin.workout_timeline import plan_workout
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("data.test_twin_realism")
+
 SETTINGS = [f.name for f in dataclasses.fields(TwinPreset) if f.name != "name"]
 # Which output each setting moves: the watch rows, the pose frames, or the frame column.
 MOVES_POSE = {

@@ -18,6 +18,9 @@ from tests.fuzz.formats import MMFIT
 from tests.fuzz.mutations import mutate
 from tests.fuzz.profiles import READERS
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("fuzz.test_cache")
+
 
 def batches(dm) -> dict[str, dict[str, np.ndarray]]:
     return {

@@ -21,7 +21,8 @@ import pytest
 
 from har.hpo.storage import open_storage
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hpo.test_acceptance")]
 
 REPO = Path(__file__).resolve().parents[2]
 # The seed README's quick debug search, shrunk: 2 epochs of a few batches each.

@@ -24,7 +24,9 @@ import torch
 from tests.bad_inputs.entrypoint import REPO, assert_user_error, run_in_process
 from tests.conftest import TEST_CACHE_DIR, TEST_DATA_DIR
 
-pytestmark = pytest.mark.slow  # three short trainings in fresh interpreters: ~1 min
+# Slow: three short trainings in fresh interpreters (~1 min). One xdist worker runs this file
+# (make test): its module-scoped fixtures are built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("reliability.test_kill_and_resume")]
 
 # Epochs long enough that a kill 0.3 s after epoch 1's checkpoint lands mid-epoch: the debug
 # workout windowed every 0.1 s gives 37 batches; 96 batches (three passes) take ~3 s on a 2-core CPU.

@@ -15,7 +15,8 @@ import pytest
 from har.hpo.search_plan import RECOVERED_FROM_ATTR
 from tests.reliability.chaos import Schedule, chaos_count, draw_schedules, run_schedule
 
-pytestmark = pytest.mark.cluster
+# One xdist worker runs these (make test): one SLURM / PostgreSQL per run, not per worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("cluster")]
 
 
 def on(database: str, schedule: Schedule) -> Schedule:

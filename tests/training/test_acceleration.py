@@ -24,6 +24,9 @@ from har.training.trainer import build_trainer
 from har.training.trial import build_module, run_trial
 from tests.conftest import compose_config
 
+# One xdist worker runs this file (make test): its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("training.test_acceleration")
+
 TINY_RUN = [
     "data=mmfit_debug", "scenario=debug", "trainer.epochs=1", "trainer.limit_train_batches=3",
     "trainer.limit_val_batches=2", "trainer.limit_test_batches=2", "trainer.plots=false",
