@@ -12,6 +12,7 @@ import pytest
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
+from har.data import inspect
 from har.data.pose_lag import estimate_pose_lag_ms
 from har.data.sources.mmfit.align import align
 from har.data.sources.mmfit.reader import read_workout
@@ -100,3 +101,29 @@ def test_data_twin_defaults_to_realistic_and_picks_the_tree(monkeypatch, tmp_pat
     assert dm.source.data_dir.name.startswith("mmfit_synth_hard_")
     with pytest.raises(InstantiationException, match=r"data.twin=.medium. is unknown"):
         instantiate(compose_config(["data.twin=medium"]).data, _recursive_=False)
+
+
+def test_the_inspect_cli_prints_the_lag_to_set(twins, tmp_path, capsys):
+    """``python -m har.data.inspect ... --estimate-lag`` on the realistic twin: the value it prints
+    (the training split's median, added to the current setting) is the true lag, and stays so when
+    part of it is already corrected."""
+    root = twins["realistic"]
+    truth = json.loads((root / "twin.json").read_text())["truth"]["w00"]["pose_lag_ms"]["sw_l"]
+    args = [
+        "data=mmfit",
+        f"data.data_dir={root}",
+        f"env.cache_dir={tmp_path / 'cache'}",
+        "data.train_workouts=[w00]",
+        "data.val_workouts=[w01]",
+        "data.test_workouts=[w02]",
+    ]
+    for current in (0.0, round(truth - 40.0, 1)):
+        out = tmp_path / f"out{current}"
+        flags = ["--estimate-lag", "--no-plot", "--out", str(out)]
+        assert inspect.main([*args, f"data.pose_lag_ms={current}", *flags]) == 0
+        printed = capsys.readouterr().out
+        line = next(x for x in printed.splitlines() if x.startswith("set data.pose_lag_ms="))
+        value = float(line.removeprefix("set data.pose_lag_ms=").split()[0])
+        assert value == pytest.approx(truth, abs=10.0)
+        assert f"current {current:g}" in line
+        assert json.loads((out / "summary.json").read_text())["pose_lag"]["pose_lag_ms"] == value

@@ -186,3 +186,31 @@ def test_participants_differ_more_on_realistic():
 
     for get in (lambda s: s.tempo, lambda s: s.amplitude["lunges"], lambda s: s.lean):
         assert spread(wide, get) > 1.3 * spread(easy, get)
+
+
+def test_hard_is_realistic_with_every_nuisance_larger():
+    """``hard`` keeps realistic's models and makes every nuisance larger: 1.2–3x, median 1.5x."""
+    hard, real = presets.HARD.table(), REALISTIC.table()
+    models = {"sensor_model", "pose_error", "frame_column", "supination_share", "depth_factor"}
+    models |= {"camera_distance_m", "camera_height_m"}
+    grown = []
+    for name in SETTINGS:
+        if name in models:
+            assert hard[name] == real[name], name
+        elif name == "arm_gain":  # a range: hard's is wider on both ends
+            assert hard[name][0] < real[name][0] and hard[name][1] > real[name][1]
+        elif name == "watch_delay_ms":  # the same earliest delivery, a later latest one
+            assert hard[name][0] == real[name][0] and hard[name][1] > real[name][1]
+        elif isinstance(real[name], list):
+            grown += [h / r for h, r in zip(hard[name], real[name], strict=True)]
+        else:
+            grown.append(hard[name] / real[name])
+    assert all(1.2 <= g <= 3.0 for g in grown), grown
+    assert 1.4 <= float(np.median(grown)) <= 1.6
+
+
+def test_a_hard_workout_is_further_from_its_truth_than_a_realistic_one(reference):
+    """The larger nuisances reach the files: more pose error, more tilt, more lag to find."""
+    hard = _arrays(presets.HARD)
+    assert hard.truth["pose_mpjpe_m"] > 1.2 * reference.truth["pose_mpjpe_m"]
+    assert not np.array_equal(hard.imu["sw_l_acc"], reference.imu["sw_l_acc"])

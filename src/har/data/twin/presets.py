@@ -29,7 +29,7 @@ setting that reaches the files (tests/data/test_twin_realism.py proves each):
 | watch_delay_ms, log_latency_ms | (20, 70), 8 | per-watch delivery delay; random logging latency (mean) |
 | drift_ppm | 60 | per-watch clock rate error (σ) |
 
-``hard`` is ``realistic`` with every nuisance about 1.5× larger. Each preset's full table goes into
+``hard`` is ``realistic`` with every nuisance larger (1.2–3×, median 1.5×; the same models). Each preset's full table goes into
 the tree's manifest (``twin.json``), and a tree is reused only for the same table.
 """
 
