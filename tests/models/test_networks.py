@@ -103,3 +103,24 @@ def test_deep_conv_lstm_sees_the_whole_window():
     early = x.clone()
     early[..., 0] += 5.0  # the first sample reaches the last hidden state through the LSTM
     assert (f(x) - f(early)).abs().max() > 1e-6
+
+
+DCL_BASE = {"n_filters": 8, "filter_size": 5, "n_conv": 2, "out_features": 12, "lstm_layers": 1}
+DCL_BASE |= {"drop_prob": 0.1, "domain_norm": "shared_affine"}
+DCL_KNOBS = [("n_filters", 6), ("filter_size", 3), ("n_conv", 3), ("out_features", 10)]
+DCL_KNOBS += [("lstm_layers", 2), ("drop_prob", 0.9), ("domain_norm", "separate")]
+
+
+@pytest.mark.parametrize(("knob", "value"), DCL_KNOBS)
+def test_every_deep_conv_lstm_knob_changes_the_network(knob, value):
+    def built(**settings):
+        torch.manual_seed(0)
+        f = DeepConvLSTM(input_channels=3, **settings).train()
+        torch.manual_seed(1)  # the same window and dropout draws for both
+        return {n: tuple(p.shape) for n, p in f.named_parameters()}, f(torch.randn(4, 3, 32))
+
+    (shapes, out), (shapes_changed, out_changed) = (
+        built(**DCL_BASE),
+        built(**{**DCL_BASE, knob: value}),
+    )
+    assert shapes != shapes_changed or not torch.allclose(out, out_changed)
