@@ -103,7 +103,7 @@ if lr <= 0:
     sys.exit(2)
 if mode == "crash":
     raise RuntimeError("the fake trial crashed on purpose")
-(run_dir / "pid").write_text(str(os.getpid()))
+write_atomic(run_dir / "pid", str(os.getpid()))  # a reader never sees it half-written
 with open(run_dir / "launches.log", "a") as log:
     log.write(f"{os.getpid()} resume={args.get('resume', 'false')}\n")
 results = {"status": "running", "error": None, "config": config, "final_metrics": {}}
