@@ -21,8 +21,8 @@ from mmfit_writer import (
 from omegaconf import OmegaConf
 
 from har.data.sources.mmfit import reader as mmfit
-from har.data.sources.mmfit.format import CLASS_NAMES
-from har.data.sources.mmfit.source import MMFitDataModule
+from har.data.sources.mmfit.format import CLASS_NAMES, PARTICIPANT_OF, WORKOUTS
+from har.data.sources.mmfit.source import MMFitDataModule, resolve_splits
 from har.data.window_dataset import WindowDataset
 from har.data.windows import WindowIndex
 from har.errors import ConfigError, DataError
@@ -219,6 +219,14 @@ def test_split_checks(raw, tmp_path, caplog):
     assert dm.workouts["test"] == ("w00", "w05", "w12", "w13", "w20")
     with pytest.raises(ConfigError, match=r"data.split"):
         MMFitDataModule(**{**kwargs, "split": "nope"})
+
+
+def test_the_unseen_split_gives_every_part_its_own_people():
+    workouts = resolve_splits("unseen", None, None, None)
+    people = {part: {PARTICIPANT_OF[w] for w in ws} for part, ws in workouts.items()}
+    assert people == {"train": {0, 1, 5, 6}, "val": {7, 8}, "test": {2, 3, 4, 9}}
+    assert workouts["test"] == resolve_splits("official_unseen", None, None, None)["test"]
+    assert sorted(w for ws in workouts.values() for w in ws) == list(WORKOUTS)  # nothing left out
 
 
 @pytest.mark.parametrize(

@@ -101,6 +101,18 @@ def test_gain_jitter_and_warp_change_windows_only_in_training():
     assert out.shape == x.shape and not torch.allclose(out, x)
 
 
+def test_motion_gain_scales_the_motion_about_the_window_mean_and_keeps_gravity():
+    torch.manual_seed(0)
+    aug = SignalAugmentation(6, motion_gain=1.0)
+    aug.train()
+    x = torch.randn(16, 6, 50) + torch.tensor([0.0, 3.0, 0.0, 0.5, 0.0, 0.0])[:, None]
+    out = aug(x)
+    assert torch.allclose(out.mean(-1), x.mean(-1), atol=1e-5)  # gravity and posture stay
+    ratio = (out - out.mean(-1, keepdim=True)).std(-1) / (x - x.mean(-1, keepdim=True)).std(-1)
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-4)  # one factor a window
+    assert ratio.min() >= 0.5 - 1e-4 and ratio.max() <= 2.0 + 1e-4 and ratio.std() > 0.1
+
+
 def test_augmentation_refuses_negative_strengths():
     with pytest.raises(ValueError, match="gain"):
         SignalAugmentation(3, gain=-0.1)

@@ -77,6 +77,7 @@ KNOBS = [
     ("real_only", "scenario.mixup=0.4"),
     ("real_only", "scenario.augment.real=false"),
     ("real_only", "scenario.augment.roll_deg=90"),
+    ("real_only", "scenario.augment.motion_gain=1.0"),
     ("scenario2", "model.feature_extractor.residual=false"),
     ("scenario2", "scenario.separate_feature_extractor=true"),
     ("scenario2", "scenario.separate_classifier=true"),

@@ -8,6 +8,9 @@ same matrix, and the result is standardised again. Each transform is off at 0:
   frame) by U(-roll_deg, roll_deg): supination and strap roll, which pose cannot observe;
 * ``rotate_deg``: a small 3-D rotation about a random axis by U(0, rotate_deg): mounting error;
 * ``gain``: per-window, per-channel scale 1 + U(-gain, gain);
+* ``motion_gain``: the window's motion about its own mean (gravity and posture stay) scaled by one
+  factor per window, log-uniform in [1 / (1 + x), 1 + x]: people who move their arms less or more
+  (a per-channel gain about the standardised mean would also scale gravity, which no one does);
 * ``jitter``: Gaussian noise of this standard deviation (standardised units);
 * ``time_warp``: a smooth random time warp; the local speed stays within 1 ± time_warp.
 
@@ -40,13 +43,15 @@ class SignalAugmentation(nn.Module):
         roll_deg: float = 0.0,
         rotate_deg: float = 0.0,
         gain: float = 0.0,
+        motion_gain: float = 0.0,
         jitter: float = 0.0,
         time_warp: float = 0.0,
         roll_axis: int = 0,
     ) -> None:
         super().__init__()
         for name, value in (("roll_deg", roll_deg), ("rotate_deg", rotate_deg), ("gain", gain),
-                            ("jitter", jitter), ("time_warp", time_warp)):  # fmt: skip
+                            ("motion_gain", motion_gain), ("jitter", jitter),
+                            ("time_warp", time_warp)):  # fmt: skip
             if value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
         if roll_axis not in (0, 1, 2):
@@ -54,6 +59,7 @@ class SignalAugmentation(nn.Module):
         self.roll = math.radians(roll_deg)
         self.rotate = math.radians(rotate_deg)
         self.gain, self.jitter, self.time_warp = gain, jitter, time_warp
+        self.log_motion_gain = math.log1p(motion_gain)
         self.roll_axis = roll_axis
         # Standardisation of the windows (the training statistics), set before training.
         self.register_buffer("mean", torch.zeros(channels))
@@ -61,7 +67,9 @@ class SignalAugmentation(nn.Module):
 
     @property
     def active(self) -> bool:
-        return any((self.roll, self.rotate, self.gain, self.jitter, self.time_warp))
+        return any(
+            (self.roll, self.rotate, self.gain, self.log_motion_gain, self.jitter, self.time_warp)
+        )
 
     def set_units(self, mean: Tensor, std: Tensor) -> None:
         self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
@@ -74,6 +82,14 @@ class SignalAugmentation(nn.Module):
             x = self._rotate(x)
         if self.gain:
             x = x * (1 + self.gain * (2 * torch.rand(*x.shape[:2], 1, device=x.device) - 1))
+        if self.log_motion_gain:
+            # Standardisation is affine per channel, so scaling about the window's mean in
+            # standardised units is the same scaling in sensor units.
+            factor = torch.exp(
+                self.log_motion_gain * (2 * torch.rand(len(x), 1, 1, device=x.device) - 1)
+            )
+            mean = x.mean(dim=-1, keepdim=True)
+            x = mean + factor * (x - mean)
         if self.time_warp:
             x = self._warp(x)
         if self.jitter:

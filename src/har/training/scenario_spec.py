@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
         "roll_deg": 0.0,
         "rotate_deg": 0.0,
         "gain": 0.0,
+        "motion_gain": 0.0,
         "jitter": 0.0,
         "time_warp": 0.0,
         "roll_axis": 0,

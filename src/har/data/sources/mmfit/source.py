@@ -232,7 +232,7 @@ def resolve_splits(split: str, *explicit: Sequence[Any] | None) -> dict[str, tup
         if people:
             log.log(
                 level,
-                "%s and %s share participants %s (only split=official_unseen has an unseen-subject test)",
+                "%s and %s share participants %s (split=official_unseen and unseen test on unseen subjects)",
                 a, b, sorted(people),
             )  # fmt: skip
     return workouts
