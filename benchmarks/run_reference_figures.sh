@@ -97,10 +97,21 @@ phase_neural() {
 phase_tables() {
   local metrics=test_f1,best_val_f1,test_acc,test_mse,stage1_test_mse
   metrics+=,stage1_test_pearson_x,stage1_test_pearson_y,stage1_test_pearson_z
-  # One row per data set, preset, split, input streams and method; seeds and folds are its runs.
-  $PY -m har.reporting.aggregate --decimals 3 "$OUT/*/*/results.json" --metrics "$metrics" \
-    --by data.dataset_name data.split data.sensors scenario.name model.name \
-    --out benchmarks/tables/reference_figures
+  local by="model.name scenario.name data.sensors" prefix
+  # One table per twin preset and split; Δ against features + gradient boosting on acc, paired by
+  # seed. Rows are the model (a network's is unset), the method and the input streams; seeds are
+  # a row's runs.
+  for prefix in $(find "$OUT" -maxdepth 1 -name '*_features_gbm' -printf '%f\n' | sed -n \
+      's/^\(\(easy\|realistic\|hard\)_\(official_unseen\|unseen\|default\)\)_features_gbm$/\1/p' | sort -u); do
+    # shellcheck disable=SC2086
+    $PY -m har.reporting.aggregate --decimals 3 "$OUT/${prefix}_*/*/results.json" --by $by \
+      --metrics "$metrics" --out "benchmarks/tables/reference_${prefix}" --baseline \
+      "model.name=features_gbm, scenario.name=real_only, data.sensors=[sw_l_acc]"
+  done
+  # The watch data by leave-one-subject-out: Δ paired by the fold's test participant.
+  $PY -m har.reporting.aggregate --decimals 3 "$OUT/watch_*/*/results.json" --by model.name \
+    --baseline features_gbm --pair-by data.test_subjects --metrics test_f1,best_val_f1,test_acc \
+    --out benchmarks/tables/reference_watch_loso
 }
 
 "phase_$PHASE"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from har.reporting.aggregate import main
-from har.reporting.runs import config_value, find_results
+from har.reporting.runs import RunRecord, config_value, find_results, group_runs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,6 +125,16 @@ def test_config_groups_go_by_their_name():
     assert config_value(config, "data") == "mmfit"
     assert config_value(config, "scenario.alpha") == 1.0
     assert config_value(config, "scenario.nope") == "(unset)"
+
+
+def test_a_list_setting_groups_as_one_value():
+    runs = [RunRecord(Path(f"r{i}"), {"data": {"sensors": sensors}}, {}, i, None) for i, sensors in
+            enumerate((["acc"], ["acc", "gyr"], ["acc", "gyr"]))]  # fmt: skip
+    groups = group_runs(runs, ["data.sensors"])
+    assert {label: len(members) for label, members in groups.items()} == {
+        "[acc]": 1,
+        "[acc, gyr]": 2,
+    }
 
 
 def test_runs_as_a_module(three_runs, tmp_path):

@@ -105,6 +105,8 @@ def config_value(config: Mapping[str, Any], dotted_key: str) -> Any:
             if name_key in value:
                 return value[name_key]
         return json.dumps(value, sort_keys=True)
+    if isinstance(value, list):  # a list setting (data.sensors) is one value: [a, b]
+        return "[" + ", ".join(map(str, value)) + "]"
     return value
 
 
