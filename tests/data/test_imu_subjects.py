@@ -26,8 +26,13 @@ def test_choose_imu_subjects_by_list_fraction_or_all():
     assert len(quarter) == 2 and set(quarter) <= set(SUBJECTS)  # round(0.25 * 6) = 2 of 6
     assert len(choose_imu_subjects(SUBJECTS, 0.1, seed=0)) == 1  # never fewer than one
     assert choose_imu_subjects(SUBJECTS, 0.25, seed=0) == quarter  # seeded
-    draws = {choose_imu_subjects(SUBJECTS, 0.25, seed=s) for s in range(10)}
-    assert len(draws) > 1  # ... by imu_subjects_seed
+    # Distinct draws are distinct people sets, as many as there are (C(6, 2) = 15 pairs) ...
+    assert len({choose_imu_subjects(SUBJECTS, 0.25, seed=s) for s in range(15)}) == 15
+    assert len({choose_imu_subjects(SUBJECTS, 0.1, seed=s) for s in range(6)}) == 6
+    # ... and, where there are too many subsets to list (NTU: 10 of 40), still seeded and varied.
+    many = list(range(40))
+    assert choose_imu_subjects(many, 0.25, seed=3) == choose_imu_subjects(many, 0.25, seed=3)
+    assert len({choose_imu_subjects(many, 0.25, seed=s) for s in range(5)}) == 5
 
 
 @pytest.mark.parametrize(
