@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Issue 18's study: does IMU simulated from pose make the deployed (real-IMU) classifier better when
 # real IMU is scarce? On the realistic twin (data.twin=realistic), test participants never seen in
-# training (data.split=official_unseen: not as IMU, not as pose), every run trained to early
-# stopping on val_f1 (patience 5, cap $EPOCHS epochs), 5 seeds x 3 draws of the IMU subjects.
+# training (data.split=$SPLIT: not as IMU, not as pose), every run trained to early stopping on
+# val_f1 (patience 5, cap $EPOCHS epochs), 5 seeds x 3 draws of the IMU subjects.
+#
+# Real IMU is scarce by people (data.imu_subjects): official_unseen trains on 5 participants, so
+# the levels are 1 of 5 (draws 0, 1, 2 are participants 5, 7, 6, one workout each: 10 % of the
+# training windows), 2 of 5 (draws 0, 1, 2: participants 1+5, 1+7, 0+6: 40-50 % of the windows)
+# and all 5.
 #
 #   PHASE=time   bash benchmarks/run_scenarios_study.sh   # one run of each recipe: size the study
-#   PHASE=screen bash benchmarks/run_scenarios_study.sh   # every recipe at ≈10 % real IMU
-#   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 25 % and 100 %
+#   PHASE=screen bash benchmarks/run_scenarios_study.sh   # every recipe at 1 of 5 (10 %)
+#   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 2 of 5 and all
 #   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into benchmarks/tables/
 #
 # Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
@@ -23,7 +28,9 @@ DRAWS=${DRAWS:-0 1 2}
 EPOCHS=${EPOCHS:-40}
 # Kept for the full grid after the screening pass (space-separated recipe names).
 KEEP=${KEEP:-real_only scenario2 virtual_tcn virtual_physics}
-COMMON="data.twin=realistic data.split=official_unseen trainer.epochs=$EPOCHS
+SPLIT=${SPLIT:-official_unseen}
+SCARCE=0.2 MORE=0.4  # 1 and 2 of official_unseen's 5 training participants
+COMMON="data.twin=realistic data.split=$SPLIT trainer.epochs=$EPOCHS
   trainer.early_stopping.patience=5 trainer.plots=false trainer.progress_bar=false"
 # Every recipe trains its real windows with the default augmentation (conf/scenario/scenario2.yaml,
 # chosen on validation participants), so each is compared with real_only under the same one.
@@ -54,19 +61,19 @@ timed() {  # timed PHASE-NAME COMMAND...: appends the phase's wall time to $OUT/
   printf '%s\t%s\t%d\n' "$(date -Is)" "$1" $((SECONDS - start)) >>"$OUT/wall_time.tsv"
 }
 
-phase_time() { for name in $ORDER; do timed "time:$name" run "$name" 0.1 0 1; done; }
+phase_time() { for name in $ORDER; do timed "time:$name" run "$name" $SCARCE 0 1; done; }
 phase_screen() {
-  for draw in $DRAWS; do for name in $ORDER; do timed "screen:$name:d$draw" run "$name" 0.1 "$draw" "$SEEDS"; done; done
+  for draw in $DRAWS; do for name in $ORDER; do timed "screen:$name:d$draw" run "$name" $SCARCE "$draw" "$SEEDS"; done; done
 }
 phase_full() {
   for name in $KEEP; do
-    for draw in $DRAWS; do timed "full:$name:0.25:d$draw" run "$name" 0.25 "$draw" "$SEEDS"; done
+    for draw in $DRAWS; do timed "full:$name:$MORE:d$draw" run "$name" $MORE "$draw" "$SEEDS"; done
     timed "full:$name:1.0" run "$name" 1.0 0 "$SEEDS"  # every subject: one draw
   done
 }
 phase_tables() {
   # One table per fraction; rows are recipes (scenario.name), Δ paired on (seed, subject draw).
-  for fraction in 0.1 0.25 1.0; do
+  for fraction in $SCARCE $MORE 1.0; do
     ls -d "$OUT"/*_imu"${fraction}"_d* >/dev/null 2>&1 || continue
     $PY -m har.reporting.aggregate --decimals 3 "$OUT"/*_imu"${fraction}"_d* --by scenario.name \
       --baseline real_only --pair-by seed data.imu_subjects_seed \
