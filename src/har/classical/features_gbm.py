@@ -56,7 +56,13 @@ class FeaturesGBM:
 
     def fit(self, train: WindowSplit, val: WindowSplit, signal: SignalInfo) -> dict[str, Any]:
         self._signal = signal
-        self.gbm.fit(self._features(train.x), train.y, X_val=self._features(val.x), y_val=val.y)
+        self.gbm.fit(
+            self._features(train.x),
+            train.y,
+            sample_weight=train.weight,
+            X_val=self._features(val.x),
+            y_val=val.y,
+        )
         val_loss = -np.asarray(self.gbm.validation_score_)  # scoring="loss": scores are -loss
         return {
             "n_features": len(self.features.names),

@@ -10,7 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from har.classical.window_arrays import ReferenceClassifier, signal_info, window_split
+from har.classical.window_arrays import (
+    ReferenceClassifier,
+    WindowSplit,
+    signal_info,
+    window_split,
+)
 from har.errors import ConfigError
 
 log = logging.getLogger("har")
@@ -40,9 +45,19 @@ class ReferenceOutcome:
     predict_s: float = 0.0
 
 
-def fit_and_predict(estimator: ReferenceClassifier, datamodule: Any) -> ReferenceOutcome:
-    """The test split is predicted once, after fitting; nothing is chosen on it."""
+def fit_and_predict(
+    estimator: ReferenceClassifier,
+    datamodule: Any,
+    virtual: WindowSplit | None = None,
+    virtual_weight: float = 1.0,
+) -> ReferenceOutcome:
+    """The test split is predicted once, after fitting; nothing is chosen on it. ``virtual``
+    windows (simulated IMU, ``scenario=virtual_imu``) join the real training windows, each with
+    sample weight ``virtual_weight``."""
     splits = {split: window_split(datamodule, split) for split in ("train", *SCORED_SPLITS)}
+    if virtual is not None:
+        splits["train_virtual"] = virtual
+        splits["train"] = splits["train"].joined(virtual, virtual_weight)
     start = time.time()
     fit_info = estimator.fit(splits["train"], splits["val"], signal_info(datamodule))
     fit_s = time.time() - start

@@ -52,7 +52,9 @@ class MiniRocketRidge:
     def fit(self, train: WindowSplit, val: WindowSplit, signal: SignalInfo) -> dict[str, Any]:
         del val, signal  # the paper selects by leave-one-out on the training windows
         self.transform.fit(train.x.astype(np.float32))
-        self.classifier.fit(self._features(train.x), train.y)
+        self.classifier.fit(
+            self._features(train.x), train.y, ridgeclassifiercv__sample_weight=train.weight
+        )
         ridge = self.classifier[-1]
         return {
             "n_features": int(ridge.coef_.shape[1]),

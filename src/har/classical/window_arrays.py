@@ -23,6 +23,16 @@ GATHER_CHUNK = 4096  # windows gathered per indexing op (bounds the transient po
 class WindowSplit:
     x: np.ndarray  # (N, C, T) float32, standardised per channel with the training statistics
     y: np.ndarray  # (N,) int64 class indices
+    weight: np.ndarray | None = None  # (N,) per-window sample weights; None: all 1
+
+    def joined(self, other: WindowSplit, other_weight: float) -> WindowSplit:
+        """These windows and ``other``'s, the latter weighted ``other_weight`` each."""
+        mine = np.ones(len(self.y)) if self.weight is None else self.weight
+        return WindowSplit(
+            x=np.concatenate([self.x, other.x]),
+            y=np.concatenate([self.y, other.y]),
+            weight=np.concatenate([mine, np.full(len(other.y), float(other_weight))]),
+        )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from har.training.resume import (
 )
 from har.training.trainer import build_trainer, finish_loggers, is_rank_zero_process
 from har.training.validate import validate_against_data, validate_config
+from har.training.virtual_windows import simulated_training_windows
 
 log = logging.getLogger("har")
 
@@ -99,7 +100,7 @@ def run_stage(
         validate_config(cfg)
         configure_torch(cfg.trainer.threads)
         if is_classical(cfg.model):
-            return _run_classical(cfg, run_dir, results)
+            return _run_classical(cfg, run_dir, results, extra_metrics, record)
         resume = find_resume_point(cfg, run_dir)  # a mismatching checkpoint fails before data
         pl.seed_everything(cfg.seed, workers=True)
         datamodule = build_datamodule(cfg.data)  # with data.secondary attached, if any
@@ -189,18 +190,36 @@ def run_stage(
             finish_loggers(trainer, results.payload)
 
 
-def _run_classical(cfg: DictConfig, run_dir: Path, results: ResultsFile) -> dict[str, Any]:
+def _run_classical(
+    cfg: DictConfig,
+    run_dir: Path,
+    results: ResultsFile,
+    extra_metrics: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A reference classifier: the same DataModule windows, fitted by scikit-learn / sktime, scored
-    by the same ``StageMetrics`` as the neural path (its real-path metrics), into the same keys."""
+    by the same ``StageMetrics`` as the neural path (its real-path metrics), into the same keys.
+    As stage 2 of ``scenario=virtual_imu`` it also learns from stage 1's simulated windows."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    validate_against_data(cfg, datamodule.num_classes, datamodule.imu_channels)
+    validate_against_data(
+        cfg,
+        datamodule.num_classes,
+        datamodule.imu_channels,
+        getattr(datamodule, "sessions_without_pose", ()),
+    )
+    virtual = None
+    if two_stage.is_two_stage(cfg):
+        module = build_module(cfg, datamodule.class_names)  # R (frozen, stage 1's), its mapping
+        virtual = simulated_training_windows(module, datamodule)
     # trainer.threads bounds scikit-learn's OpenMP and BLAS pools too: on a shared machine, an
     # OpenMP pool as wide as the cores spins against the other processes (measured 100x slower).
     with threadpool_limits(limits=cfg.trainer.threads):
-        outcome = fit_and_predict(instantiate(cfg.model.estimator), datamodule)
+        outcome = fit_and_predict(
+            instantiate(cfg.model.estimator), datamodule, virtual, cfg.scenario.virtual_weight
+        )
     final: dict[str, Any] = {}
     for stage, (pred, label) in outcome.predictions.items():
         metrics = StageMetrics(datamodule.num_classes, datamodule.imu_channels)
@@ -215,7 +234,7 @@ def _run_classical(cfg: DictConfig, run_dir: Path, results: ResultsFile) -> dict
         "best_val_f1": final["val_f1"],
         "best_val_loss": info.get("best_val_loss"),
         "epochs_run": None,  # no epochs: iterations and penalties are in "classical"
-    }
+    } | (extra_metrics or {})
     test_pred, test_label = outcome.predictions["test"]
     tested = {"pred": [torch.from_numpy(test_pred)], "label": [torch.from_numpy(test_label)]}
     plots = _plots(cfg, run_dir, {}, tested, datamodule.class_names, is_rank_zero_process())
@@ -227,6 +246,7 @@ def _run_classical(cfg: DictConfig, run_dir: Path, results: ResultsFile) -> dict
         plots=plots,
         data=_data_report(datamodule) | {"windows_used": outcome.window_counts},
         timing={"fit_s": outcome.fit_s, "test_s": outcome.predict_s},
+        **(record or {}),
     )
     return results.payload
 

@@ -40,6 +40,7 @@ def is_two_stage(cfg: DictConfig) -> bool:
 def stage_one_config(cfg: DictConfig) -> DictConfig:
     """R alone by MSE, selected on validation MSE; no plots or predictions of a classifier."""
     first = OmegaConf.to_container(cfg, resolve=True)
+    first["model"]["kind"] = "neural"  # a reference classifier's R is fitted like any other
     s = first["scenario"]
     s.update(alpha=0.0, beta=0.0, gamma=1.0, ce_real=False, ce_sim=False, recipe="joint")
     s.update(freeze_regressor=False, regressor_checkpoint=None)
