@@ -13,6 +13,7 @@
 #   PHASE=screen bash benchmarks/run_scenarios_study.sh   # every recipe at 1 of 5 (10 %)
 #   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 2 of 5 and all
 #   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into benchmarks/tables/
+#   ORDER="real_only virtual_physics" ...                  # some recipes (two lanes: disjoint ORDERs)
 #
 # Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
 # continues from last.ckpt), so the study survives interruptions: run the same command again.
@@ -43,8 +44,14 @@ declare -A RECIPE=(
   [virtual_tcn_map]="scenario=virtual_imu scenario.augment.virtual=false"
   [virtual_tcn]="scenario=virtual_imu"
   [virtual_physics]="scenario=virtual_imu model/regressor=physics"
+  # The same recipes with features + gradient boosting in place of F+C (no augmentation of real
+  # windows: a reference sees each window once; the simulations get the virtual augmentation).
+  [real_only_gbm]="scenario=real_only model=features_gbm"
+  [virtual_physics_gbm]="scenario=virtual_imu model=features_gbm model/regressor=physics"
+  [virtual_tcn_gbm]="scenario=virtual_imu model=features_gbm"
 )
-ORDER="real_only scenario2_old scenario2 virtual_tcn_plain virtual_tcn_map virtual_tcn virtual_physics"
+ORDER=${ORDER:-real_only real_only_gbm virtual_physics_gbm virtual_physics virtual_tcn_gbm
+  virtual_tcn virtual_tcn_map virtual_tcn_plain scenario2 scenario2_old}
 
 run() {  # run NAME FRACTION DRAW SEEDS
   local name=$1 fraction=$2 draw=$3 seeds=$4
@@ -63,7 +70,10 @@ timed() {  # timed PHASE-NAME COMMAND...: appends the phase's wall time to $OUT/
 
 phase_time() { for name in $ORDER; do timed "time:$name" run "$name" $SCARCE 0 1; done; }
 phase_screen() {
-  for draw in $DRAWS; do for name in $ORDER; do timed "screen:$name:d$draw" run "$name" $SCARCE "$draw" "$SEEDS"; done; done
+  # A recipe at a time (all its draws), so a partial screen already pairs whole recipes.
+  for name in $ORDER; do for draw in $DRAWS; do
+    timed "screen:$name:d$draw" run "$name" $SCARCE "$draw" "$SEEDS"
+  done; done
 }
 phase_full() {
   for name in $KEEP; do
@@ -75,9 +85,14 @@ phase_tables() {
   # One table per fraction; rows are recipes (scenario.name), Δ paired on (seed, subject draw).
   for fraction in $SCARCE $MORE 1.0; do
     ls -d "$OUT"/*_imu"${fraction}"_d* >/dev/null 2>&1 || continue
-    $PY -m har.reporting.aggregate --decimals 3 "$OUT"/*_imu"${fraction}"_d* --by scenario.name \
-      --baseline real_only --pair-by seed data.imu_subjects_seed \
-      --metrics test_f1,test_acc,stage1_test_mse,test_mse --out "benchmarks/tables/sim_transfer_imu${fraction}"
+    # Δ against the network's real_only, and against the boosted features' own real_only.
+    for baseline in real_only real_only_gbm; do
+      ls -d "$OUT/${baseline}_imu${fraction}"_d* >/dev/null 2>&1 || continue
+      $PY -m har.reporting.aggregate --decimals 3 "$OUT"/*_imu"${fraction}"_d* --by scenario.name \
+        --baseline "$baseline" --pair-by seed data.imu_subjects_seed \
+        --metrics test_f1,test_acc,best_val_f1,stage1_test_mse,test_mse \
+        --out "benchmarks/tables/sim_transfer_imu${fraction}_vs_${baseline}"
+    done
   done
 }
 
