@@ -115,7 +115,7 @@ def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
     batch["acc"] = torch.cat([batch["acc"], gyro], dim=1)
     assert torch.equal(module.regressed(batch["acc"]), batch["acc"][:, :3])
     with torch.no_grad():
-        sim = module._simulate(batch["pose"])
+        sim = module.simulate(batch["pose"])
         seen = module._virtual(sim, "val")
     # F sees R's acc in the acc channels and the gyro it does not predict at its mean (0).
     assert torch.equal(seen[:, :3], sim) and not seen[:, 3:].any()

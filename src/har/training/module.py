@@ -141,7 +141,7 @@ class JointHARModule(pl.LightningModule):
         """The deployed model: real IMU windows (B, C, T) -> logits."""
         return self.classifier(self.feature_extractor(acc, domain="real"))
 
-    def _simulate(self, pose: Tensor) -> Tensor:
+    def simulate(self, pose: Tensor) -> Tensor:
         """R's simulation; a frozen R simulates as it was selected (eval mode: no dropout, fixed
         BatchNorm statistics; set at every call, as Lightning restores submodules' modes around
         each loop) and builds no graph."""
@@ -158,7 +158,7 @@ class JointHARModule(pl.LightningModule):
             return acc
         return acc[:, self.regressed_channels]
 
-    def _f_input(self, sim_acc: Tensor) -> Tensor:
+    def f_input(self, sim_acc: Tensor) -> Tensor:
         """F's input for a simulation: R's channels mapped onto the real distribution and put in
         their places, the streams R does not predict at their training mean (0)."""
         assert self.mapping is not None
@@ -167,7 +167,7 @@ class JointHARModule(pl.LightningModule):
     def _virtual(self, sim_acc: Tensor, stage: str) -> Tensor:
         """What F_sim sees of a simulation: mapped, in training augmented; detached unless CE on
         the simulated path may train R."""
-        virtual = self._f_input(sim_acc)
+        virtual = self.f_input(sim_acc)
         if stage == "train" and self.scenario["augment"]["virtual"]:
             virtual = self.augmentation(virtual)
         return virtual if self.scenario["sim_ce_trains_regressor"] else virtual.detach()
@@ -198,7 +198,7 @@ class JointHARModule(pl.LightningModule):
 
         sim_acc = f_sim = None
         if self.regressor is not None:
-            sim_acc = self._simulate(paired["pose"])
+            sim_acc = self.simulate(paired["pose"])
             f_sim = self._f_sim_net(self._virtual(sim_acc, stage), domain="sim")
             logits_sim = (self.classifier_sim or self.classifier)(f_sim)
             terms["ce_sim"], counts["ce_sim"] = self._ce(logits_sim, y_all, stage), len(y_all)
@@ -207,7 +207,7 @@ class JointHARModule(pl.LightningModule):
             detached = not s["sim_ce_trains_regressor"] and not s["freeze_regressor"]
             if stage == "train" and detached and s["adversary"]["kind"] == "feature":
                 # The feature adversary trains R: it needs a pass without the CE pass's detach.
-                f_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim")
+                f_sim = self._f_sim_net(self.f_input(sim_acc), domain="sim")
             if f_real is not None:
                 paired_sim = sim_acc if mask is None else sim_acc[mask]
                 terms["mse"], counts["mse"] = F.mse_loss(paired_sim, self.regressed(acc)), len(y)
@@ -263,7 +263,7 @@ class JointHARModule(pl.LightningModule):
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "real"):
             h_real = self.feature_extractor(acc, domain="real", side_pass=True)
         with torch.set_grad_enabled(torch.is_grad_enabled() and target != "sim"):
-            h_sim = self._f_sim_net(self._f_input(sim_acc), domain="sim", side_pass=True)
+            h_sim = self._f_sim_net(self.f_input(sim_acc), domain="sim", side_pass=True)
         return feature_similarity_loss(h_real, h_sim, self.scenario["similarity"])
 
     def _secondary_term(
@@ -277,7 +277,7 @@ class JointHARModule(pl.LightningModule):
                 "set data.secondary (scenario=secondary_pose does)"
             )
         assert self.regressor is not None
-        virtual = self._virtual(self._simulate(secondary["pose"]), "train")
+        virtual = self._virtual(self.simulate(secondary["pose"]), "train")
         logits = self.secondary_classifier(self._f_sim_net(virtual, domain="sim"))
         terms["ce_secondary"] = self._ce(logits, secondary["label"], "train")
         counts["ce_secondary"] = len(secondary["label"])

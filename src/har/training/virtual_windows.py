@@ -43,7 +43,7 @@ def simulated_training_windows(module: JointHARModule, datamodule: Any) -> Windo
     module.augmentation.train(augment)
     xs, ys = [], []
     for batch in batches():
-        virtual = module._f_input(module._simulate(batch["pose"]))
+        virtual = module.f_input(module.simulate(batch["pose"]))
         xs.append(module.augmentation(virtual).cpu().numpy())
         ys.append(batch["label"].cpu().numpy())
     return WindowSplit(x=np.concatenate(xs), y=np.concatenate(ys).astype(np.int64))
