@@ -29,12 +29,14 @@ declare -A CANDIDATE=(
   [cnn_residual_augment]="$CHOSEN"
   [motion]="$CHOSEN scenario.augment.motion_gain=1.0"
   [motion_warp]="$CHOSEN scenario.augment.motion_gain=1.0 scenario.augment.time_warp=0.2"
+  # Five blocks see the whole 2.56 s window (three: about 0.6 s, then an average).
+  [deep]="$CHOSEN model.feature_extractor.n_conv=5"
 )
 case $ROUND in
   1) SPLIT=official_unseen BASELINE=cnn
      DEFAULT_ORDER="cnn cnn_residual cnn_augment cnn_residual_augment cnn_smooth_mixup deepconvlstm" ;;
   2) SPLIT=unseen BASELINE=cnn_residual_augment
-     DEFAULT_ORDER="cnn_residual_augment motion motion_warp" ;;
+     DEFAULT_ORDER="cnn_residual_augment motion motion_warp deep" ;;
   *) echo "ROUND must be 1 or 2, got $ROUND" >&2; exit 2 ;;
 esac
 ORDER=${ORDER:-$DEFAULT_ORDER}
