@@ -33,7 +33,6 @@ from har.training.resume import (
 )
 from har.training.trainer import build_trainer, finish_loggers, is_rank_zero_process
 from har.training.validate import validate_against_data, validate_config
-from har.training.virtual_windows import simulated_training_windows
 
 log = logging.getLogger("har")
 
@@ -213,7 +212,7 @@ def _run_classical(
     virtual = None
     if two_stage.is_two_stage(cfg):
         module = build_module(cfg, datamodule.class_names)  # R (frozen, stage 1's), its mapping
-        virtual = simulated_training_windows(module, datamodule)
+        virtual = two_stage.simulated_training_windows(module, datamodule)
     # trainer.threads bounds scikit-learn's OpenMP and BLAS pools too: on a shared machine, an
     # OpenMP pool as wide as the cores spins against the other processes (measured 100x slower).
     with threadpool_limits(limits=cfg.trainer.threads):

@@ -14,18 +14,29 @@ stage 1's regression quality as ``stage1_*`` and its ``stage1`` entry says where
 
 Resume: a stage-1 ``results.json`` that says ``completed`` for the same settings is reused; an
 interrupted stage resumes from its own ``last.ckpt`` (with ``resume=true``, like any run).
+
+With a reference classifier (``model.kind=classical``) stage 2 has no network: stage 1's R
+simulates every training window once (``simulated_training_windows``: mapped as above and, with
+``scenario.augment.virtual``, perturbed once, since a reference sees every window once), and the
+reference fits on real + virtual windows, the latter with sample weight ``scenario.virtual_weight``.
+The streams R does not predict sit at their training mean (0), as in F's input.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 
+from har.classical.window_arrays import WindowSplit
 from har.errors import ConfigError
 from har.reporting.results import RESULTS_FILE
+from har.training.module import JointHARModule
 from har.training.resume import run_settings
 
 STAGE_ONE_DIR = "stage1"
@@ -106,3 +117,33 @@ def stage_one_summary(payload: dict[str, Any], run_dir: Path) -> dict[str, float
         summary["stage1_best_val_mse"] = min(finite)
     summary["stage1_epochs_run"] = final.get("epochs_run")
     return summary
+
+
+SIMULATION_CHUNK = 512  # windows simulated per call (bounds R's activations)
+
+
+@torch.no_grad()
+def simulated_training_windows(module: JointHARModule, datamodule: Any) -> WindowSplit:
+    """Every training window as the frozen R simulates it, standardised like the real windows."""
+    assert module.regressor is not None and module.mapping is not None, "a virtual_imu module"
+    dataset = datamodule.datasets["train"]
+    stats = datamodule.acc_stats
+    module.augmentation.set_units(torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+    module.eval()
+
+    def batches() -> Iterator[dict[str, torch.Tensor]]:
+        for part in torch.split(torch.arange(len(dataset)), SIMULATION_CHUNK):
+            yield dataset.__getitems__(part.tolist())
+
+    if not bool(module.mapping.fitted):  # R's view of the IMU subjects' windows: its channels
+        module.mapping.fit_on(
+            module.regressor, ({**b, "acc": module.regressed(b["acc"])} for b in batches())
+        )
+    augment = module.scenario["augment"]["virtual"]
+    module.augmentation.train(augment)
+    xs, ys = [], []
+    for batch in batches():
+        virtual = module.f_input(module.simulate(batch["pose"]))
+        xs.append(module.augmentation(virtual).cpu().numpy())
+        ys.append(batch["label"].cpu().numpy())
+    return WindowSplit(x=np.concatenate(xs), y=np.concatenate(ys).astype(np.int64))

@@ -72,8 +72,8 @@ def validate_classical(cfg: DictConfig) -> None:
     _require(
         not trains_sim_path(scenario) or scenario.get("recipe") == "virtual_imu",
         "scenario",
-        f"model={name} learns from real IMU (scenario=real_only) or from real + virtual windows "
-        f"(scenario=virtual_imu), but scenario={cfg.scenario.name} trains R jointly",
+        f"model={name} learns from real IMU or from real + virtual windows, but scenario="
+        f"{cfg.scenario.name} trains R jointly: add scenario=real_only or scenario=virtual_imu",
     )
     if trains_sim_path(scenario):
         validate_model(cfg)  # stage 1 fits this R
