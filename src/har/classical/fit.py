@@ -55,14 +55,16 @@ def fit_and_predict(
     windows (simulated IMU, ``scenario=virtual_imu``) join the real training windows, each with
     sample weight ``virtual_weight``."""
     splits = {split: window_split(datamodule, split) for split in ("train", *SCORED_SPLITS)}
+    window_counts = {split: len(windows.y) for split, windows in splits.items()}  # real windows
+    train = splits["train"]
     if virtual is not None:
-        splits["train_virtual"] = virtual
-        splits["train"] = splits["train"].joined(virtual, virtual_weight)
+        window_counts["train_virtual"] = len(virtual.y)
+        train = train.joined(virtual, virtual_weight)
     start = time.time()
-    fit_info = estimator.fit(splits["train"], splits["val"], signal_info(datamodule))
+    fit_info = estimator.fit(train, splits["val"], signal_info(datamodule))
     fit_s = time.time() - start
     log.info("%s fitted on %d windows in %.1f s: %s",
-             type(estimator).__name__, len(splits["train"].y), fit_s, fit_info)  # fmt: skip
+             type(estimator).__name__, len(train.y), fit_s, fit_info)  # fmt: skip
     start = time.time()
     predictions = {
         split: (estimator.predict(splits[split].x), splits[split].y) for split in SCORED_SPLITS
@@ -70,7 +72,7 @@ def fit_and_predict(
     return ReferenceOutcome(
         predictions=predictions,
         fit_info=fit_info,
-        window_counts={split: len(windows.y) for split, windows in splits.items()},
+        window_counts=window_counts,
         fit_s=fit_s,
         predict_s=time.time() - start,
     )
