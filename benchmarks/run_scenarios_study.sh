@@ -88,7 +88,9 @@ phase_tables() {
     # Δ against the network's real_only, and against the boosted features' own real_only.
     for baseline in real_only real_only_gbm; do
       ls -d "$OUT/${baseline}_imu${fraction}"_d* >/dev/null 2>&1 || continue
-      $PY -m har.reporting.aggregate --decimals 3 "$OUT"/*_imu"${fraction}"_d* --by scenario.name \
+      # seed_*/results.json: not the stage1/ runs inside the virtual-IMU ones
+      $PY -m har.reporting.aggregate --decimals 3 "$OUT/*_imu${fraction}_d*/seed_*/results.json" \
+        --by scenario.name \
         --baseline "$baseline" --pair-by seed data.imu_subjects_seed \
         --metrics test_f1,test_acc,best_val_f1,stage1_test_mse,test_mse \
         --out "benchmarks/tables/sim_transfer_imu${fraction}_vs_${baseline}"

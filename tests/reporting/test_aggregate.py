@@ -194,3 +194,11 @@ def test_runs_that_cannot_be_paired_are_a_user_error(tmp_path, capsys):
     argv = [str(tmp_path / "runs"), "--baseline", "real_only", "--out", str(tmp_path / "t")]
     assert main([*argv, "--pair-by", "seed"]) == 2
     assert "cannot be paired" in capsys.readouterr().err
+
+
+def test_an_out_path_with_a_dot_keeps_its_name(three_runs, tmp_path):
+    for out, stem in ((tmp_path / "imu0.25", "imu0.25"), (tmp_path / "named.md", "named")):
+        assert main([str(three_runs), "--out", str(out)]) == 0
+        assert {p.name for p in tmp_path.glob(f"{stem}.*")} == {
+            f"{stem}.{s}" for s in ("md", "csv", "tex")
+        }

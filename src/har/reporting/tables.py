@@ -312,10 +312,12 @@ def write_tables(
     csv_keys = [m.key for m in metrics]
     csv_keys += [k for k in sorted({k for g in groups for k in g.stats}) if k not in csv_keys]
     delta = deltas(groups, delta_metric.key, baseline) if baseline is not None else None
+    # "--out t.md" and "--out t" both mean t.*, but "--out sim_imu0.2" is sim_imu0.2.*, not sim_imu0.*
+    if stem.suffix in (".md", ".csv", ".tex"):
+        stem = stem.with_suffix("")
     paths = {
-        "markdown": stem.with_suffix(".md"),
-        "csv": stem.with_suffix(".csv"),
-        "latex": stem.with_suffix(".tex"),
+        kind: stem.with_name(stem.name + suffix)
+        for kind, suffix in (("markdown", ".md"), ("csv", ".csv"), ("latex", ".tex"))
     }
     write_text_atomic(paths["markdown"], markdown)
     write_text_atomic(paths["csv"], to_csv(groups, csv_keys, delta, delta_metric.key, paired))
