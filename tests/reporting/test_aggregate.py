@@ -187,6 +187,33 @@ def test_the_delta_is_a_paired_difference_with_its_interval_and_p_value(tmp_path
     assert "(paired, 95 \\% CI)" in out.with_suffix(".tex").read_text()
 
 
+def test_cluster_by_takes_the_interval_over_cluster_means(tmp_path, capsys):
+    """Two seeds in each of three draws: the per-draw mean differences 0.05, 0.03, 0.11 are the
+    three observations (hand computation as above, t with 2 degrees of freedom)."""
+    base = {(1, 0): 0.5, (2, 0): 0.6, (1, 1): 0.7, (2, 1): 0.6, (1, 2): 0.4, (2, 2): 0.5}
+    gain = {(1, 0): 0.10, (2, 0): 0.00, (1, 1): 0.02, (2, 1): 0.04, (1, 2): 0.10, (2, 2): 0.12}
+    for (seed, draw), f1 in base.items():
+        write_paired(tmp_path / "runs", "real_only", seed, draw, f1)
+        write_paired(tmp_path / "runs", "virtual_imu", seed, draw, f1 + gain[seed, draw])
+    out = tmp_path / "t"
+    argv = [str(tmp_path / "runs"), "--baseline", "real_only", "--out", str(out)]
+    assert main([*argv, "--cluster-by", "data.imu_subjects_seed"]) == 0
+
+    d = [0.05, 0.03, 0.11]
+    mean = sum(d) / 3
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / 2)
+    half = 4.302652729749464 * sd / math.sqrt(3)
+    row = read_csv(out.with_suffix(".csv"))["virtual_imu"]
+    assert float(row["paired_delta_test_f1"]) == pytest.approx(mean)
+    assert float(row["paired_delta_test_f1_ci_low"]) == pytest.approx(mean - half)
+    assert float(row["paired_delta_test_f1_ci_high"]) == pytest.approx(mean + half)
+    assert row["paired_delta_test_f1_pairs"] == "3"  # draws, not the 6 runs
+    assert "(n=3 data.imu_subjects_seed means)" in capsys.readouterr().out
+
+    assert main([*argv, "--pair-by", "seed", "--cluster-by", "data.imu_subjects_seed"]) == 2
+    assert "add it to --pair-by" in capsys.readouterr().err
+
+
 def test_runs_that_cannot_be_paired_are_a_user_error(tmp_path, capsys):
     for draw in (0, 1):  # the same seed twice, told apart only by a key outside --pair-by
         write_paired(tmp_path / "runs", "real_only", 1, draw, 0.5)

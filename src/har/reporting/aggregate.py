@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {' '.join(DEFAULT_PAIR_BY)})",
     )
     parser.add_argument(
+        "--cluster-by",
+        metavar="KEY",
+        help="one of the --pair-by keys (e.g. data.imu_subjects_seed): average the pairs of each "
+        "of its values first, so the interval is over those means (n = its values, not runs)",
+    )
+    parser.add_argument(
         "--metrics",
         help="comma-separated final_metrics keys for the main table "
         f"(default: {','.join(m.key for m in HEADLINE_METRICS)})",
@@ -120,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline not in members:
         labels = ", ".join(repr(g.label) for g in groups)
         raise ConfigError(f"--baseline {baseline!r} is not one of the groups: {labels}")
-    paired = paired_differences(members, baseline, args.delta_metric, args.pair_by)
+    paired = paired_differences(members, baseline, args.delta_metric, args.pair_by, args.cluster_by)
     out = args.out or DEFAULT_OUT_DIR / ("by_" + "_".join(_slug(k) for k in args.by))
     try:
         markdown, written = write_tables(

@@ -7,12 +7,17 @@ runs are matched to baseline runs on the values of ``pair_by`` config keys (defa
 ``data.imu_subjects_seed``); the mean difference gets a Student-t 95 % confidence interval and the
 two-sided p-value of the paired t-test (``scipy.stats.ttest_rel``). Unmatched runs are left out and
 counted; with fewer than two pairs there is no interval.
+
+With ``cluster_by`` (one of the ``pair_by`` keys, e.g. the subject draw), the pairs of each value of
+that key are averaged first and the interval is taken over those cluster means: the runs of one draw
+share who wears the watch, so they are not independent evidence about a new draw, and n counts
+draws, not runs. It is the conservative reading when few draws carry many seeds.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scipy import stats
@@ -30,16 +35,18 @@ class PairedDifference:
     low: float | None  # the 95 % interval; None with fewer than two pairs
     high: float | None
     p_value: float | None
-    n_pairs: int
+    n_pairs: int  # pairs, or cluster means with cluster_by
     unmatched: int  # runs of the group with no baseline partner (or vice versa)
+    cluster_by: str | None = None  # the key whose values the interval is over
 
     def text(self, decimals: int) -> str:
+        n = f"n={self.n_pairs}" + (f" {self.cluster_by} means" if self.cluster_by else "")
         head = f"{self.mean:+.{decimals}f}"
         if self.low is None or self.high is None or self.p_value is None:
-            return f"{head} (n={self.n_pairs})"
+            return f"{head} ({n})"
         return (
             f"{head} [{self.low:+.{decimals}f}, {self.high:+.{decimals}f}] "
-            f"p={_p_text(self.p_value)} (n={self.n_pairs})"
+            f"p={_p_text(self.p_value)} ({n})"
         )
 
 
@@ -61,11 +68,17 @@ def paired_differences(
     baseline: str,
     metric: str,
     pair_by: Sequence[str] = DEFAULT_PAIR_BY,
+    cluster_by: str | None = None,
 ) -> dict[str, PairedDifference | None]:
     """Each group's paired difference in ``metric`` against the ``baseline`` group (KeyError if
-    there is no such group); None where no run pairs up."""
+    there is no such group); None where no run pairs up. ``cluster_by``: see the module doc."""
     if baseline not in groups:
         raise KeyError(baseline)
+    if cluster_by is not None and cluster_by not in pair_by:
+        raise ConfigError(
+            f"--cluster-by {cluster_by}: clusters are values of a pairing key, so add it to "
+            f"--pair-by (now: {' '.join(pair_by)})"
+        )
     reference = _by_pair(groups[baseline], metric, pair_by)
     out: dict[str, PairedDifference | None] = {}
     for label, runs in groups.items():
@@ -74,10 +87,25 @@ def paired_differences(
         if not common:
             out[label] = None
             continue
-        result = paired_difference([own[k] for k in common], [reference[k] for k in common])
+        if cluster_by is None:
+            result = paired_difference([own[k] for k in common], [reference[k] for k in common])
+        else:
+            at = list(pair_by).index(cluster_by)
+            clusters = sorted({k[at] for k in common})
+            result = paired_difference(
+                [_mean(own[k] for k in common if k[at] == c) for c in clusters],
+                [_mean(reference[k] for k in common if k[at] == c) for c in clusters],
+            )
         unmatched = len(set(own) ^ set(reference))
-        out[label] = PairedDifference(**{**result.__dict__, "unmatched": unmatched})
+        out[label] = PairedDifference(
+            **{**result.__dict__, "unmatched": unmatched, "cluster_by": cluster_by}
+        )
     return out
+
+
+def _mean(values: Iterable[float]) -> float:
+    listed = list(values)
+    return math.fsum(listed) / len(listed)
 
 
 def _by_pair(runs: Sequence[RunRecord], metric: str, pair_by: Sequence[str]) -> dict:
