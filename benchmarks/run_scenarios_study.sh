@@ -28,7 +28,7 @@ SEEDS=${SEEDS:-1,2,3,4,5}
 DRAWS=${DRAWS:-0 1 2}
 EPOCHS=${EPOCHS:-40}
 # Kept for the full grid after the screening pass (space-separated recipe names).
-KEEP=${KEEP:-real_only scenario2 virtual_tcn virtual_physics}
+KEEP=${KEEP:-real_only_gbm virtual_physics_gbm real_only virtual_physics}
 SPLIT=${SPLIT:-official_unseen}
 SCARCE=0.2 MORE=0.4  # 1 and 2 of official_unseen's 5 training participants
 COMMON="data.twin=realistic data.split=$SPLIT trainer.epochs=$EPOCHS
@@ -49,9 +49,20 @@ declare -A RECIPE=(
   [real_only_gbm]="scenario=real_only model=features_gbm"
   [virtual_physics_gbm]="scenario=virtual_imu model=features_gbm model/regressor=physics"
   [virtual_tcn_gbm]="scenario=virtual_imu model=features_gbm"
+  # Controls for the boosted recipe: no augmentation anywhere (real_only_gbm has none, so these
+  # two compare under the same augmentation), with and without the affine mapping onto the watch.
+  [virtual_physics_gbm_map]="scenario=virtual_imu model=features_gbm model/regressor=physics
+    scenario.augment.virtual=false"
+  [virtual_physics_gbm_plain]="scenario=virtual_imu model=features_gbm model/regressor=physics
+    scenario.augment.virtual=false scenario.virtual.mapping=none"
+  # The strongest reference on unseen people, MiniRocket, alone and with the physics simulations.
+  [real_only_minirocket]="scenario=real_only model=minirocket"
+  [virtual_physics_minirocket]="scenario=virtual_imu model=minirocket model/regressor=physics"
 )
-ORDER=${ORDER:-real_only real_only_gbm virtual_physics_gbm virtual_physics virtual_tcn_gbm
-  virtual_tcn virtual_tcn_map virtual_tcn_plain scenario2 scenario2_old}
+ORDER=${ORDER:-real_only real_only_gbm virtual_physics_gbm virtual_physics_gbm_map
+  virtual_physics_gbm_plain real_only_minirocket virtual_physics_minirocket virtual_physics
+  virtual_tcn_gbm virtual_tcn virtual_tcn_map
+  virtual_tcn_plain scenario2 scenario2_old}
 
 run() {  # run NAME FRACTION DRAW SEEDS
   local name=$1 fraction=$2 draw=$3 seeds=$4
@@ -88,12 +99,18 @@ phase_tables() {
     # Δ against the network's real_only, and against the boosted features' own real_only.
     for baseline in real_only real_only_gbm; do
       ls -d "$OUT/${baseline}_imu${fraction}"_d* >/dev/null 2>&1 || continue
-      # seed_*/results.json: not the stage1/ runs inside the virtual-IMU ones
-      $PY -m har.reporting.aggregate --decimals 3 "$OUT/*_imu${fraction}_d*/seed_*/results.json" \
-        --by scenario.name \
-        --baseline "$baseline" --pair-by seed data.imu_subjects_seed \
-        --metrics test_f1,test_acc,best_val_f1,stage1_test_mse,test_mse \
-        --out "benchmarks/tables/sim_transfer_imu${fraction}_vs_${baseline}"
+      # seed_*/results.json: not the stage1/ runs inside the virtual-IMU ones. Two readings of
+      # the interval: over the (seed, draw) pairs, and over the draws' means (_by_draw: the
+      # conservative one, n = 3 draws; with every participant there is one draw, so none).
+      for cluster in "" data.imu_subjects_seed; do
+        [ -n "$cluster" ] && [ "$fraction" = 1.0 ] && continue
+        $PY -m har.reporting.aggregate --decimals 3 "$OUT/*_imu${fraction}_d*/seed_*/results.json" \
+          --by scenario.name \
+          --baseline "$baseline" --pair-by seed data.imu_subjects_seed \
+          ${cluster:+--cluster-by "$cluster"} \
+          --metrics test_f1,test_acc,best_val_f1,stage1_test_mse,test_mse \
+          --out "benchmarks/tables/sim_transfer_imu${fraction}_vs_${baseline}${cluster:+_by_draw}"
+      done
     done
   done
 }
