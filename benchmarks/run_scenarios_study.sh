@@ -96,8 +96,8 @@ phase_tables() {
   # One table per fraction; rows are recipes (scenario.name), Δ paired on (seed, subject draw).
   for fraction in $SCARCE $MORE 1.0; do
     ls -d "$OUT"/*_imu"${fraction}"_d* >/dev/null 2>&1 || continue
-    # Δ against the network's real_only, and against the boosted features' own real_only.
-    for baseline in real_only real_only_gbm; do
+    # Δ against each real-only yardstick: the network, the boosted features, MiniRocket.
+    for baseline in real_only real_only_gbm real_only_minirocket; do
       ls -d "$OUT/${baseline}_imu${fraction}"_d* >/dev/null 2>&1 || continue
       # seed_*/results.json: not the stage1/ runs inside the virtual-IMU ones. Two readings of
       # the interval: over the (seed, draw) pairs, and over the draws' means (_by_draw: the
