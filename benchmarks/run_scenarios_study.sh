@@ -61,8 +61,7 @@ declare -A RECIPE=(
 )
 ORDER=${ORDER:-real_only real_only_gbm virtual_physics_gbm virtual_physics_gbm_map
   virtual_physics_gbm_plain real_only_minirocket virtual_physics_minirocket virtual_physics
-  virtual_tcn_gbm virtual_tcn virtual_tcn_map
-  virtual_tcn_plain scenario2 scenario2_old}
+  virtual_tcn_gbm virtual_tcn virtual_tcn_map virtual_tcn_plain scenario2 scenario2_old}
 
 run() {  # run NAME FRACTION DRAW SEEDS
   local name=$1 fraction=$2 draw=$3 seeds=$4
