@@ -17,7 +17,8 @@ draws, not runs. It is the conservative reading when few draws carry many seeds.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scipy import stats
@@ -93,19 +94,14 @@ def paired_differences(
             at = list(pair_by).index(cluster_by)
             clusters = sorted({k[at] for k in common})
             result = paired_difference(
-                [_mean(own[k] for k in common if k[at] == c) for c in clusters],
-                [_mean(reference[k] for k in common if k[at] == c) for c in clusters],
+                [statistics.fmean(own[k] for k in common if k[at] == c) for c in clusters],
+                [statistics.fmean(reference[k] for k in common if k[at] == c) for c in clusters],
             )
         unmatched = len(set(own) ^ set(reference))
         out[label] = PairedDifference(
             **{**result.__dict__, "unmatched": unmatched, "cluster_by": cluster_by}
         )
     return out
-
-
-def _mean(values: Iterable[float]) -> float:
-    listed = list(values)
-    return math.fsum(listed) / len(listed)
 
 
 def _by_pair(runs: Sequence[RunRecord], metric: str, pair_by: Sequence[str]) -> dict:
