@@ -60,3 +60,41 @@ def test_correlated_axes_and_channels_that_form_no_sensor():
 def test_settings_that_cannot_work_name_their_key(lags, bands):
     with pytest.raises(ConfigError, match=r"model\.estimator\."):
         WindowFeatures(lags, bands).transform(np.zeros((1, 3, T)), RATE)
+
+
+@pytest.mark.filterwarnings("ignore:Precision loss")
+def test_the_features_follow_scipy_and_numpy_definitions():
+    """One torch implementation serves features_gbm and F's branch: it must be scipy's spectra and
+    moments and numpy's percentiles, for odd and even window lengths and a constant window."""
+    from scipy.signal import periodogram
+    from scipy.stats import kurtosis, skew
+
+    rng = np.random.default_rng(3)
+    for length in (128, 127):
+        x = rng.normal(size=(6, 1, length)) * 2 + 1
+        x[0] = 4.0  # constant: scipy's moments are NaN, ours 0
+        f = features(x, lags=(0.1,), bands=((0, 5), (5, 50)))
+        v = x[:, 0]
+        assert np.allclose(f["ch0_p25"], np.percentile(v, 25, axis=1), atol=1e-5)
+        assert np.allclose(f["ch0_skew"], np.nan_to_num(skew(v, axis=1)), atol=1e-4)
+        assert np.allclose(f["ch0_kurtosis"], np.nan_to_num(kurtosis(v, axis=1)), atol=1e-4)
+        freqs, power = periodogram(v, fs=RATE, detrend="constant", axis=1)
+        freqs, power = freqs[1:], power[:, 1:]
+        assert np.allclose(f["ch0_log_power"], np.log1p(power.sum(axis=1)), atol=1e-5)
+        assert np.allclose(f["ch0_dom_freq"][1:], freqs[power[1:].argmax(axis=1)])
+        low = power[:, freqs < 5].sum(axis=1) / np.maximum(power.sum(axis=1), 1e-12)
+        assert np.allclose(f["ch0_band_0_5hz"], low, atol=1e-5)
+
+
+def test_the_features_are_differentiable_even_for_a_constant_window():
+    import torch
+
+    extractor = WindowFeatures((0.1,), ((0, 5), (5, 50)))
+    x = torch.randn(3, 3, 64, dtype=torch.float64)
+    x[0] = 2.0  # std, rms, magnitude, moments and correlations all at their singular points
+    x.requires_grad_(True)
+    out = extractor.compute(x, RATE)
+    assert out.shape == (3, extractor.count(3, RATE, 64)) == (3, len(extractor.names))
+    out.sum().backward()
+    assert torch.isfinite(x.grad).all() and x.grad[1:].abs().sum() > 0
+    assert np.allclose(out.detach().numpy(), extractor.transform(x.detach().numpy(), RATE))

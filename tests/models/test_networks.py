@@ -124,3 +124,44 @@ def test_every_deep_conv_lstm_knob_changes_the_network(knob, value):
         built(**{**DCL_BASE, knob: value}),
     )
     assert shapes != shapes_changed or not torch.allclose(out, out_changed)
+
+
+STATS = {"autocorr_lags_s": [0.1], "bands_hz": [[0, 5], [5, 50]]}
+
+
+def test_window_statistics_sit_beside_the_convolutions_in_sensor_units():
+    plain = FeatureExtractor(input_channels=6, n_filters=4, n_conv=2, n_dense=0)
+    hybrid = FeatureExtractor(
+        input_channels=6, n_filters=4, n_conv=2, n_dense=0, window_features=STATS, rate_hz=100
+    )
+    count = hybrid.statistics.features.count(6, 100, 64)
+    assert hybrid.out_features == plain.out_features + count
+    x = torch.randn(5, 6, 64)
+    assert hybrid.train()(x).shape == (5, plain.out_features + count)
+    # The statistics see sensor units: the training statistics given at fit start change them.
+    hybrid.eval()
+    before = hybrid(x)
+    hybrid.set_units(torch.full((6,), 9.81), torch.full((6,), 2.0))
+    assert not torch.allclose(hybrid(x), before)
+    assert set(hybrid.state_dict()) >= {"statistics.mean", "statistics.std"}  # in checkpoints
+    # Simulated windows use the sim statistics of the branch's BatchNorm, as the convolutions do.
+    real = hybrid.statistics.norm.norms["real"].running_mean.clone()
+    hybrid.train()(x, domain="sim")
+    assert torch.equal(hybrid.statistics.norm.norms["real"].running_mean, real)
+
+
+def test_window_statistics_need_the_rate():
+    with pytest.raises(ConfigError, match="rate_hz"):
+        FeatureExtractor(window_features=STATS)
+
+
+def test_window_statistics_keep_the_lags_that_fit_a_short_window(caplog):
+    settings = {"autocorr_lags_s": [0.1, 1.0], "bands_hz": [[0, 5]]}
+    f = FeatureExtractor(window_size=64, window_features=settings, rate_hz=100)
+    names_before = f.statistics.features.names
+    f(torch.randn(2, 3, 64))
+    assert names_before == [] and "ch0_acf_0.1s" in f.statistics.features.names
+    assert not any("acf_1s" in name for name in f.statistics.features.names)
+    assert "autocorr_lags_s: [1.0] s do not fit a window of 64 samples" in caplog.text
+    with pytest.raises(ConfigError, match=r"model\.feature_extractor\.window_features\.bands_hz"):
+        FeatureExtractor(window_features={**settings, "bands_hz": [[5, 1]]}, rate_hz=100)

@@ -103,11 +103,16 @@ def test_model_sizes_follow_data_config():
     cfg = compose_config(["data.sensor_window_length=128"])
     assert cfg.model.regressor.sequence_length == 128
     assert cfg.model.feature_extractor.window_size == 128
-    assert cfg.model.classifier.f_in == cfg.model.feature_extractor.out_features
+    # C reads F's output, whatever its width: no dense layer, and the window statistics beside.
+    module = make_module("model.feature_extractor.n_dense=0", "model.feature_extractor.n_filters=8")
+    width = module.feature_extractor.out_features
+    assert width == 32 + module.feature_extractor.statistics.out_features
+    assert module.classifier.net[-1].in_features == width
+    assert module.classifier(module.feature_extractor(torch.randn(2, 3, 256))).shape == (2, 11)
 
 
 def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
-    module = make_module("data.sensors=[sw_l_acc,sw_l_gyr]")
+    module = make_module("data.sensors=[sw_l_acc,sw_l_gyr]", f"data.sensor_window_length={T}")
     assert module.feature_extractor.blocks[0].conv.in_channels == 6
     assert module.regressor.head[-1].out_channels == 3 and module.regressed_channels == [0, 1, 2]
     batch = make_batch()
@@ -127,3 +132,27 @@ def test_two_sensor_streams_feed_f_while_r_predicts_the_regressed_ones():
 def test_a_regressed_stream_must_be_one_f_reads():
     with pytest.raises(Exception, match=r"data\.regress holds sw_r_acc"):
         make_module("data.regress=[sw_r_acc]")
+
+
+def test_window_statistics_knob_and_their_units_from_the_training_data():
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader
+
+    off = make_module("model.feature_extractor.window_features=null")
+    assert off.feature_extractor.statistics is None
+    module = make_module("data.sampling_rate_hz=50")
+    assert module.feature_extractor.statistics.rate_hz == 50.0
+
+    class WithStats(pl.LightningDataModule):  # what SessionDataModule offers at fit start
+        acc_stats = type("Stats", (), {"mean": [0.5, 9.8, -1.0], "std": [2.0, 3.0, 4.0]})
+
+        def train_dataloader(self):
+            return DataLoader([make_batch()], batch_size=None)
+
+    trainer = pl.Trainer(max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False,
+                         limit_val_batches=0, accelerator="cpu", devices=1)  # fmt: skip
+    trainer.fit(module, datamodule=WithStats())
+    statistics = module.feature_extractor.statistics
+    assert torch.equal(statistics.mean, torch.tensor([0.5, 9.8, -1.0]))
+    assert torch.equal(statistics.std, torch.tensor([2.0, 3.0, 4.0]))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from har.errors import ConfigError
 from har.models.domain_norm import MODES as DOMAIN_NORM_MODES
 from har.models.domain_norm import DomainBatchNorm1d
+from har.models.window_statistics import WindowStatistics
 
 
 class _ConvBlock(nn.Module):
@@ -53,6 +57,10 @@ class FeatureExtractor(nn.Module):
 
     ``domain_norm`` says what real and simulated windows share in the BatchNorms (``domain_norm.py``).
 
+    ``window_features`` ({autocorr_lags_s, bands_hz}; None: off) adds the hand-made window
+    statistics of ``model=features_gbm`` beside the pooled convolutions, before the dense layers
+    (``window_statistics.py``); ``rate_hz`` is the windows' sampling rate they need.
+
     Channels double every block starting at ``n_filters``. ``window_size`` is only used to check that
     the pooling stack leaves at least one sample (a window shorter than that cannot be classified).
     """
@@ -70,6 +78,8 @@ class FeatureExtractor(nn.Module):
         drop_prob: float = 0.1,
         domain_norm: str = "shared_affine",
         residual: bool = False,
+        window_features: Mapping[str, Any] | None = None,
+        rate_hz: float | None = None,
     ) -> None:
         super().__init__()
         if domain_norm not in DOMAIN_NORM_MODES:
@@ -97,8 +107,19 @@ class FeatureExtractor(nn.Module):
             )
             for i in range(n_conv)
         )
-        dense: list[nn.Module] = []
+        self.statistics: WindowStatistics | None = None
         width = channels[-1]
+        if window_features is not None:
+            if rate_hz is None:
+                raise ConfigError(
+                    "model.feature_extractor.window_features needs rate_hz (the windows' rate, "
+                    "${data.sampling_rate_hz} in conf/model/feature_extractor/cnn.yaml)"
+                )
+            self.statistics = WindowStatistics(
+                input_channels, window_size, rate_hz, **window_features, domain_norm=domain_norm
+            )
+            width += self.statistics.out_features
+        dense: list[nn.Module] = []
         for _ in range(n_dense):
             dense += [nn.Linear(width, out_features), nn.ReLU(), nn.Dropout(drop_prob)]
             width = out_features
@@ -110,9 +131,17 @@ class FeatureExtractor(nn.Module):
         main pass already saw) skips every dropout layer, since two independent masks would keep
         real and simulated features apart for ever, and leaves BatchNorm's running statistics
         alone, so each window counts once in them."""
+        h = x
         for block in self.blocks:
-            x = block(x, domain, side_pass)
-        x = x.mean(dim=-1)
+            h = block(h, domain, side_pass)
+        h = h.mean(dim=-1)
+        if self.statistics is not None:
+            h = torch.cat([h, self.statistics(x, domain, track=not side_pass)], dim=1)
         for layer in self.dense:
-            x = x if isinstance(layer, nn.Dropout) and side_pass else layer(x)
-        return x
+            h = h if isinstance(layer, nn.Dropout) and side_pass else layer(h)
+        return h
+
+    def set_units(self, mean: Tensor, std: Tensor) -> None:
+        """The training statistics of the standardised input, for the window statistics."""
+        if self.statistics is not None:
+            self.statistics.set_units(mean, std)

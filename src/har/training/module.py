@@ -90,7 +90,9 @@ class JointHARModule(pl.LightningModule):
         self.scenario = s = with_defaults(scenario)
         n_classes = len(class_names)
         self.feature_extractor: nn.Module = instantiate(model["feature_extractor"])
-        self.classifier: nn.Module = instantiate(model["classifier"])
+        # C reads what F outputs: its width is F's (dense layers or not, statistics or not).
+        f_out = self.feature_extractor.out_features
+        self.classifier: nn.Module = instantiate(model["classifier"], f_in=f_out)
         sim = trains_sim_path(s)
         self.regressor: nn.Module | None = instantiate(model["regressor"]) if sim else None
         imu_channels = model["feature_extractor"]["input_channels"]
@@ -112,16 +114,18 @@ class JointHARModule(pl.LightningModule):
         if sim and s["separate_feature_extractor"]:
             self.feature_extractor_sim = instantiate(model["feature_extractor"])
         if sim and s["separate_classifier"]:
-            self.classifier_sim = instantiate(model["classifier"])
+            self.classifier_sim = instantiate(model["classifier"], f_in=f_out)
         secondary = s["secondary"]
         self.secondary_classifier: nn.Module | None = (
-            instantiate(model["classifier"], n_classes=secondary["n_classes"] or n_classes)
+            instantiate(
+                model["classifier"], f_in=f_out, n_classes=secondary["n_classes"] or n_classes
+            )
             if secondary["weight"] > 0
             else None
         )
         self.adversary = build_adversary(
             s["adversary"],
-            feature_dim=self.feature_extractor.out_features,
+            feature_dim=f_out,
             imu_channels=len(regressed),
             n_classes=n_classes,
         )
@@ -343,11 +347,15 @@ class JointHARModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         """What adapts to the training data before training does so now (a restored checkpoint
         already holds it): the augmentation's units, the physics baseline's calibration and the
-        virtual-IMU mapping, all from training windows only."""
+        virtual-IMU mapping, all from training windows only; F's window statistics its units."""
         datamodule = self.trainer.datamodule
         stats = getattr(datamodule, "acc_stats", None)
         if stats is not None:
-            self.augmentation.set_units(torch.as_tensor(stats.mean), torch.as_tensor(stats.std))
+            mean, std = torch.as_tensor(stats.mean), torch.as_tensor(stats.std)
+            self.augmentation.set_units(mean, std)
+            for f in (self.feature_extractor, self.feature_extractor_sim):
+                if hasattr(f, "set_units"):  # F's window statistics (sensor units)
+                    f.set_units(mean, std)
         fit = getattr(self.regressor, "fit_to_data", None)
         fit_regressor = fit is not None and not bool(self.regressor.fitted)
         fit_mapping = self.mapping is not None and not bool(self.mapping.fitted)

@@ -92,9 +92,11 @@ def validate_model(cfg: DictConfig) -> None:
     )
     # What the module builds: no regressor when no term goes through it (real_only), which is
     # also how an IMU-only data set (no data.joints) trains.
-    sim = trains_sim_path(OmegaConf.to_container(cfg.scenario, resolve=True))
-    for part in ("regressor", "feature_extractor", "classifier")[0 if sim else 1 :]:
-        instantiate(cfg.model[part])  # (a ConfigError comes wrapped: har.cli.as_user_error)
+    # (A ConfigError comes wrapped: har.cli.as_user_error.)
+    if trains_sim_path(OmegaConf.to_container(cfg.scenario, resolve=True)):
+        instantiate(cfg.model.regressor)
+    f = instantiate(cfg.model.feature_extractor)
+    instantiate(cfg.model.classifier, f_in=f.out_features)
 
 
 def validate_against_data(
