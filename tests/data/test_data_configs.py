@@ -37,7 +37,11 @@ def test_every_data_config_is_covered():
 def build(overrides: list[str]):
     cfg = compose_config(overrides)
     validate_model(cfg)  # builds what the module would (R only when the scenario needs it)
-    model = {part: instantiate(cfg.model[part]) for part in ("feature_extractor", "classifier")}
+    f = instantiate(cfg.model.feature_extractor)
+    model = {
+        "feature_extractor": f,
+        "classifier": instantiate(cfg.model.classifier, f_in=f.out_features),
+    }
     return cfg, build_datamodule(cfg.data), model
 
 

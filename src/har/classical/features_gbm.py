@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from har.classical.window_arrays import SignalInfo, WindowSplit
-from har.classical.window_features import WindowFeatures
+from har.window_features import WindowFeatures
 
 
 class FeaturesGBM:

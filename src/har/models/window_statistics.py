@@ -1,5 +1,5 @@
 """F's window-statistics branch: the hand-made features of ``model=features_gbm``
-(``har/classical/window_features.py``) computed inside the network, beside the convolutions.
+(``har/window_features.py``) computed inside the network, beside the convolutions.
 
 Why: on participants never seen in training, the statistics (moments, percentiles, magnitudes,
 spectra) generalise where the convolutions alone overfit the training people (benchmarks/README.md,
@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from har.classical.window_features import WindowFeatures
 from har.models.domain_norm import DomainBatchNorm1d
+from har.window_features import WindowFeatures
 
 log = logging.getLogger("har")
 KEY = "model.feature_extractor.window_features"

@@ -90,8 +90,7 @@ class JointHARModule(pl.LightningModule):
         self.scenario = s = with_defaults(scenario)
         n_classes = len(class_names)
         self.feature_extractor: nn.Module = instantiate(model["feature_extractor"])
-        # C reads what F outputs: its width is F's (dense layers or not, statistics or not).
-        f_out = self.feature_extractor.out_features
+        f_out = self.feature_extractor.out_features  # C's width is F's, whatever F is built of
         self.classifier: nn.Module = instantiate(model["classifier"], f_in=f_out)
         sim = trains_sim_path(s)
         self.regressor: nn.Module | None = instantiate(model["regressor"]) if sim else None
@@ -116,19 +115,13 @@ class JointHARModule(pl.LightningModule):
         if sim and s["separate_classifier"]:
             self.classifier_sim = instantiate(model["classifier"], f_in=f_out)
         secondary = s["secondary"]
-        self.secondary_classifier: nn.Module | None = (
-            instantiate(
-                model["classifier"], f_in=f_out, n_classes=secondary["n_classes"] or n_classes
+        self.secondary_classifier: nn.Module | None = None
+        if secondary["weight"] > 0:
+            n_secondary = secondary["n_classes"] or n_classes
+            self.secondary_classifier = instantiate(
+                model["classifier"], f_in=f_out, n_classes=n_secondary
             )
-            if secondary["weight"] > 0
-            else None
-        )
-        self.adversary = build_adversary(
-            s["adversary"],
-            feature_dim=f_out,
-            imu_channels=len(regressed),
-            n_classes=n_classes,
-        )
+        self.adversary = build_adversary(s["adversary"], f_out, len(regressed), n_classes)
         self.automatic_optimization = s["adversary"]["kind"] != "signal"
         # Training only tracks the cheap scalars; evaluation stages get the full set.
         self.train_f1 = MulticlassF1Score(n_classes, average="macro")
@@ -347,15 +340,13 @@ class JointHARModule(pl.LightningModule):
     def on_fit_start(self) -> None:
         """What adapts to the training data before training does so now (a restored checkpoint
         already holds it): the augmentation's units, the physics baseline's calibration and the
-        virtual-IMU mapping, all from training windows only; F's window statistics its units."""
+        virtual-IMU mapping, all from training windows only."""
         datamodule = self.trainer.datamodule
         stats = getattr(datamodule, "acc_stats", None)
-        if stats is not None:
+        if stats is not None:  # sensor units, for the augmentation and F's window statistics
             mean, std = torch.as_tensor(stats.mean), torch.as_tensor(stats.std)
-            self.augmentation.set_units(mean, std)
-            for f in (self.feature_extractor, self.feature_extractor_sim):
-                if hasattr(f, "set_units"):  # F's window statistics (sensor units)
-                    f.set_units(mean, std)
+            for part in (self.augmentation, self.feature_extractor, self.feature_extractor_sim):
+                getattr(part, "set_units", lambda *_: None)(mean, std)
         fit = getattr(self.regressor, "fit_to_data", None)
         fit_regressor = fit is not None and not bool(self.regressor.fitted)
         fit_mapping = self.mapping is not None and not bool(self.mapping.fitted)

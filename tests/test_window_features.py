@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from har.classical.window_features import WindowFeatures
 from har.errors import ConfigError
+from har.window_features import WindowFeatures
 
 RATE = 100.0
 T = 256
