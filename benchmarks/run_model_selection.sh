@@ -10,6 +10,7 @@
 #                                                   # validation participants of its own)
 #   ROUND=3 bash benchmarks/run_model_selection.sh  # F's window-statistics branch, by inner
 #                                                   # cross-validation (FOLDS below)
+#   ROUND=4 bash benchmarks/run_model_selection.sh  # statistics alone; + motion gain (inner CV)
 # Runs are resumable (run_eval keeps finished seeds); each round writes its table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,8 @@ declare -A CANDIDATE=(
   # The hand-made statistics of features_gbm beside the convolutions (har/models/window_statistics.py).
   [statistics]="$ROUND1"
   [statistics_motion]="$ROUND1 scenario.augment.motion_gain=1.0"
+  # No convolutions: the dense layers read the statistics and the channels' means (an MLP).
+  [statistics_only]="$ROUND1 model.feature_extractor.n_conv=0"
 )
 case $ROUND in
   1) SPLIT=official_unseen BASELINE=cnn
@@ -47,7 +50,9 @@ case $ROUND in
      DEFAULT_ORDER="cnn_residual_augment motion motion_warp deep" ;;
   3) SPLIT=unseen BASELINE=cnn_residual_augment
      DEFAULT_ORDER="cnn_residual_augment statistics" ;;
-  *) echo "ROUND must be 1, 2 or 3, got $ROUND" >&2; exit 2 ;;
+  4) SPLIT=unseen BASELINE=statistics
+     DEFAULT_ORDER="statistics statistics_only statistics_motion" ;;
+  *) echo "ROUND must be 1, 2, 3 or 4, got $ROUND" >&2; exit 2 ;;
 esac
 ORDER=${ORDER:-$DEFAULT_ORDER}
 OUT=${OUT:-experiments/eval/model_selection$([ "$ROUND" = 1 ] || echo "_round$ROUND")}
@@ -64,7 +69,7 @@ declare -A FOLD=(
   [val0]="data.train_workouts=[$P1,w16,w17,w18,w19] data.val_workouts=[$P0]"
   [val1]="data.train_workouts=[$P0,w16,w17,w18,w19] data.val_workouts=[$P1]"
 )
-FOLDS=${FOLDS:-$([ "$ROUND" = 3 ] && echo "val78 val56 val0 val1" || echo "")}
+FOLDS=${FOLDS:-$([ "$ROUND" -ge 3 ] && echo "val78 val56 val0 val1" || echo "")}
 for name in $ORDER; do
   for fold in ${FOLDS:-whole}; do
     # shellcheck disable=SC2086  # the overrides are words

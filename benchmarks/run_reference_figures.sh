@@ -71,7 +71,9 @@ phase_classical() {
 }
 
 phase_neural() {
-  timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only "$SEEDS" \
+  # The deployed model. Since round 3 of run_model_selection.sh F has the window-statistics
+  # branch; the runs from before it (`_statistics` absent) live in ${OUT}_before_statistics.
+  timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only_statistics "$SEEDS" \
     scenario=real_only data.twin=realistic data.split=official_unseen "$ACC_GYR"
   for preset in $PRESETS; do for split in $SPLITS; do
     local twin="data.twin=$preset data.split=$split" name="${preset}_${split}"
@@ -91,7 +93,7 @@ phase_neural() {
         model.regressor.fit_gravity_direction=true $twin
     }
   done; done
-  timed watch:real_only loso watch_real_only scenario=real_only
+  timed watch:real_only loso watch_real_only_statistics scenario=real_only  # (as above)
 }
 
 phase_tables() {

@@ -165,3 +165,13 @@ def test_window_statistics_keep_the_lags_that_fit_a_short_window(caplog):
     assert "autocorr_lags_s: [1.0] s do not fit a window of 64 samples" in caplog.text
     with pytest.raises(ConfigError, match=r"model\.feature_extractor\.window_features\.bands_hz"):
         FeatureExtractor(window_features={**settings, "bands_hz": [[5, 1]]}, rate_hz=100)
+
+
+def test_one_window_in_training_is_normalised_with_the_running_statistics():
+    """A scarce-IMU batch may hold one real window: the statistics' BatchNorm sees one value per
+    channel, which has no batch statistics."""
+    f = FeatureExtractor(n_filters=4, n_conv=2, window_features=STATS, rate_hz=100).train()
+    out = f(torch.randn(1, 3, 64))
+    assert out.shape == (1, f.out_features) and torch.isfinite(out).all()
+    running = f.statistics.norm.norms["real"].running_mean
+    assert torch.equal(running, torch.zeros_like(running))  # left alone

@@ -43,7 +43,13 @@ class DomainBatchNorm1d(nn.Module):
         """``track=False`` (a side pass, e.g. for a loss term on windows the main pass already saw):
         in training, normalise with the batch's statistics without updating the running ones."""
         norm = self.norm if self.mode == "shared" else self.norms[domain]
-        if track or not self.training:
+        if self.training and x.shape[0] * x[0, 0].numel() < 2:
+            # One value per channel (one window of F's window statistics, e.g. the single real
+            # window of a scarce-IMU batch) has no batch statistics: the running ones normalise it.
+            out = F.batch_norm(
+                x, norm.running_mean, norm.running_var, norm.weight, norm.bias, False, 0.0, norm.eps
+            )
+        elif track or not self.training:
             out = norm(x)
         else:
             out = F.batch_norm(x, None, None, norm.weight, norm.bias, True, 0.0, norm.eps)
