@@ -18,6 +18,9 @@
 # Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
 # continues from last.ckpt), so the study survives interruptions: run the same command again.
 # Progress lines come from run_eval; wall time per phase is appended to $OUT/wall_time.tsv.
+# The network runs in experiments/eval/sim_transfer_study were made before F's window-statistics
+# branch became the default: completed seeds are kept, so measure the new F into another OUT
+# (experiments/eval/sim_transfer_study_statistics), not on top of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
