@@ -18,8 +18,9 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 PY=${PY:-.venv/bin/python}
 ROUND=${ROUND:-2}
 SEEDS=${SEEDS:-1,2}
-# Candidates name every setting they differ in, so they keep their meaning when defaults move
-# (STATS: the window-statistics branch with conf/model/feature_extractor/cnn.yaml's lags and bands).
+# Candidates name every setting they differ in, so they keep their meaning when defaults move. The
+# statistics_* candidates take the window-statistics branch (lags and bands) from
+# conf/model/feature_extractor/cnn.yaml, where it is on since round 3; the others switch it off.
 NO_STATS="model.feature_extractor.window_features=null"
 PLAIN="model.feature_extractor.residual=false scenario.augment.real=false $NO_STATS"
 AUG="scenario.augment.real=true scenario.augment.roll_deg=30 scenario.augment.gain=0.1

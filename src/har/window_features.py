@@ -70,12 +70,9 @@ class WindowFeatures:
         self.names: list[str] = []
 
     def count(self, channels: int, rate_hz: float, length: int) -> int:
-        """How many features windows of this shape give (without computing them)."""
-        self._lags(rate_hz, length)  # the same errors as a call would raise
-        sensors = channels // AXES_PER_SENSOR if channels % AXES_PER_SENSOR == 0 else 0
-        per_signal = 4 + len(PERCENTILES) + 5 + len(self.autocorr_lags_s) + 1
-        per_signal += len(self.bands_hz) + 2
-        return 3 * sensors + (channels + sensors) * per_signal
+        """How many features windows of this shape give (one window of zeros is computed, so the
+        count cannot drift from the list)."""
+        return self.compute(torch.zeros(1, channels, length), rate_hz).shape[1]
 
     def transform(self, x: np.ndarray, rate_hz: float) -> np.ndarray:
         with torch.no_grad():
