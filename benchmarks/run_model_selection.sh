@@ -11,6 +11,8 @@
 #   ROUND=3 bash benchmarks/run_model_selection.sh  # F's window-statistics branch, by inner
 #                                                   # cross-validation (FOLDS below)
 #   ROUND=4 bash benchmarks/run_model_selection.sh  # statistics alone; + motion gain (inner CV)
+#   ROUND=5 bash benchmarks/run_model_selection.sh  # with the branch: no augmentation; a wider
+#                                                   # dense layer (inner CV)
 # Runs are resumable (run_eval keeps finished seeds); each round writes its table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +45,12 @@ declare -A CANDIDATE=(
   [statistics_motion]="$ROUND1 scenario.augment.motion_gain=1.0"
   # No convolutions: the dense layers read the statistics and the channels' means (an MLP).
   [statistics_only]="$ROUND1 model.feature_extractor.n_conv=0"
+  # Round 5. Rotation, gain and jitter were chosen for the convolutions alone (round 1); they also
+  # move the statistics (jitter lifts the high bands, gain every moment), which the boosted model,
+  # trained on clean windows, never sees.
+  [statistics_noaug]="model.feature_extractor.residual=true scenario.augment.real=false"
+  # A dense layer as wide as the one-off scikit-learn MLP that matched the boosted model (256).
+  [statistics_wide]="$ROUND1 model.feature_extractor.out_features=256"
 )
 case $ROUND in
   1) SPLIT=official_unseen BASELINE=cnn
@@ -53,7 +61,9 @@ case $ROUND in
      DEFAULT_ORDER="cnn_residual_augment statistics" ;;
   4) SPLIT=unseen BASELINE=statistics
      DEFAULT_ORDER="statistics statistics_only statistics_motion" ;;
-  *) echo "ROUND must be 1, 2, 3 or 4, got $ROUND" >&2; exit 2 ;;
+  5) SPLIT=unseen BASELINE=statistics
+     DEFAULT_ORDER="statistics statistics_noaug statistics_wide" ;;
+  *) echo "ROUND must be 1 to 5, got $ROUND" >&2; exit 2 ;;
 esac
 ORDER=${ORDER:-$DEFAULT_ORDER}
 OUT=${OUT:-experiments/eval/model_selection$([ "$ROUND" = 1 ] || echo "_round$ROUND")}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -102,13 +104,16 @@ def test_the_model_configs_reach_the_estimators():
     assert built.features.bands_hz == tuple(map(tuple, cfg.model.estimator.bands_hz))
 
     cfg = compose_config(["model=minirocket", "scenario=real_only", "seed=3",
-                          "model.estimator.num_kernels=168", "model.estimator.alphas=[0.5,2.0]"])  # fmt: skip
+                          "model.estimator.num_kernels=168", "model.estimator.alphas=[0.5,2.0]",
+                          "model.estimator.classifier=logistic", "model.estimator.logistic_cs=[0.1]",
+                          "model.estimator.logistic_max_iter=7"])  # fmt: skip
     built = instantiate(cfg.model.estimator)
     params = built.transform.get_params()
     assert params["num_kernels"] == 168 and params["random_state"] == 3
     assert params["max_dilations_per_kernel"] == cfg.model.estimator.max_dilations_per_kernel
     assert params["n_jobs"] == cfg.model.estimator.n_jobs
-    assert list(built.classifier[-1].alphas) == [0.5, 2.0]
+    assert list(built.alphas) == [0.5, 2.0] and built.classifier_choice == "logistic"
+    assert built.logistic_cs == (0.1,) and built.logistic_max_iter == 7
 
 
 @pytest.mark.parametrize(
@@ -134,12 +139,37 @@ def test_configurations_that_cannot_work_are_refused_before_any_data(overrides, 
 
 @pytest.mark.slow  # numba compiles MiniRocket on first use (minutes on a fresh install)
 def test_minirocket_learns_and_its_seed_changes_the_transform():
-    from har.classical.minirocket import MiniRocketRidge
+    from har.classical.minirocket import MiniRocketClassifier
 
     train, val, test = toy_windows(200, 0), toy_windows(50, 1), toy_windows(100, 2)
-    models = [MiniRocketRidge(num_kernels=168, random_state=s) for s in (0, 0, 1)]
+    models = [MiniRocketClassifier(168, classifier="ridge", random_state=s) for s in (0, 0, 1)]
     infos = [m.fit(train, val, SIGNAL) for m in models]
     features = [m._features(test.x) for m in models]
     assert infos[0]["n_features"] == features[0].shape[1] and infos[0]["ridge_alpha"] > 0
     assert np.array_equal(features[0], features[1]) and not np.allclose(features[0], features[2])
     assert (models[0].predict(test.x) == test.y).mean() > 0.8
+
+
+@pytest.mark.slow  # numba (see above)
+def test_minirocket_picks_its_classifier_by_size_and_logistic_c_on_validation():
+    from har.classical.minirocket import MiniRocketClassifier
+
+    train, val, test = toy_windows(200, 0), toy_windows(50, 1), toy_windows(100, 2)
+    fewer_windows_than_features = MiniRocketClassifier(252, random_state=0)  # 200 windows
+    assert fewer_windows_than_features.fit(train, val, SIGNAL)["classifier"] == "ridge"
+    cs = (1e-4, 1e-2, 1.0)
+    model = MiniRocketClassifier(168, logistic_cs=cs, random_state=0)
+    info = model.fit(toy_windows(300, 3), val, SIGNAL)  # more windows than features
+    assert info["classifier"] == "logistic" and set(info["val_f1_per_C"]) == set(map(str, cs))
+    # the C kept is the one with the best validation macro-F1, and its weights are the ones used
+    assert info["val_f1_per_C"][str(info["logistic_C"])] == max(info["val_f1_per_C"].values())
+    val_scored = f1_score(val.y, model.predict(val.x), average="macro")
+    assert val_scored == pytest.approx(max(info["val_f1_per_C"].values()))
+    assert (model.predict(test.x) == test.y).mean() > 0.8
+
+
+def test_an_unknown_minirocket_classifier_is_a_config_error():
+    from har.classical.minirocket import MiniRocketClassifier
+
+    with pytest.raises(ConfigError, match=re.escape("model.estimator.classifier='svm'")):
+        MiniRocketClassifier(84, classifier="svm")
