@@ -72,8 +72,9 @@ phase_classical() {
 
 phase_neural() {
   # The deployed model. Since round 3 of run_model_selection.sh F has the window-statistics
-  # branch; the runs from before it (`_statistics` absent) live in ${OUT}_before_statistics.
-  timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only_statistics "$SEEDS" \
+  # branch (runs named `_statistics`: with the augmentation of real windows of its day), and since
+  # round 5 its real windows are not augmented (`_unaugmented`).
+  timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only_unaugmented "$SEEDS" \
     scenario=real_only data.twin=realistic data.split=official_unseen "$ACC_GYR"
   for preset in $PRESETS; do for split in $SPLITS; do
     local twin="data.twin=$preset data.split=$split" name="${preset}_${split}"

@@ -65,6 +65,7 @@ def _differs(a: dict, b: dict) -> bool:
 # later are compared from a base where they already act.
 NO_WARMUP = ("scenario.adversary.warmup_epochs=0",)
 CONSTANT_LAMBDA = ("scenario.adversary.schedule=constant",)
+AUGMENTED = ("scenario.augment.real=true",)  # real windows are not augmented by default
 # (scenario the knob acts in, override[, base overrides]): one case per knob of scenario2.yaml.
 KNOBS = [
     ("scenario2", "scenario.alpha=2.0"),
@@ -75,9 +76,9 @@ KNOBS = [
     ("scenario2", "scenario.similarity=mse"),
     ("scenario2", "scenario.label_smoothing=0.2"),
     ("real_only", "scenario.mixup=0.4"),
-    ("real_only", "scenario.augment.real=false"),
-    ("real_only", "scenario.augment.roll_deg=90"),
-    ("real_only", "scenario.augment.motion_gain=1.0"),
+    ("real_only", "scenario.augment.real=true"),
+    ("real_only", "scenario.augment.roll_deg=90", AUGMENTED),
+    ("real_only", "scenario.augment.motion_gain=1.0", AUGMENTED),
     ("scenario2", "model.feature_extractor.residual=false"),
     ("scenario2", "scenario.separate_feature_extractor=true"),
     ("scenario2", "scenario.separate_classifier=true"),

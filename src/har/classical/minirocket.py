@@ -34,7 +34,7 @@ from har.classical.window_arrays import SignalInfo, WindowSplit
 from har.errors import ConfigError
 
 PAPER_ALPHAS = tuple(np.logspace(-3, 3, 10).tolist())
-LOGISTIC_CS = tuple(np.logspace(-4, 0, 5).tolist())
+LOGISTIC_CS = tuple(np.logspace(-4, 2, 7).tolist())
 CLASSIFIERS = ("auto", "ridge", "logistic")
 
 
