@@ -94,7 +94,7 @@ phase_neural() {
         model.regressor.fit_gravity_direction=true $twin
     }
   done; done
-  timed watch:real_only loso watch_real_only_statistics scenario=real_only  # (as above)
+  timed watch:real_only loso watch_real_only_unaugmented scenario=real_only  # (as above)
 }
 
 phase_tables() {
