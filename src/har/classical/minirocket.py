@@ -103,7 +103,7 @@ class MiniRocketClassifier:
         for c in sorted(self.logistic_cs):  # strongest penalty first: each warm-starts the next
             logistic.set_params(C=c).fit(scaled, train.y, sample_weight=train.weight)
             val_f1[c] = f1_score(val.y, logistic.predict(val_scaled), average="macro")
-            if best is None or val_f1[c] > val_f1[best[0]]:
+            if best is None or val_f1[c] > val_f1[best[0]]:  # a tie keeps the stronger penalty
                 best = (c, logistic.coef_.copy(), logistic.intercept_.copy())
         assert best is not None
         logistic.coef_, logistic.intercept_ = best[1], best[2]
