@@ -12,7 +12,7 @@
 #   PHASE=time   bash benchmarks/run_scenarios_study.sh   # one run of each recipe: size the study
 #   PHASE=screen bash benchmarks/run_scenarios_study.sh   # every recipe at 1 of 5 (10 %)
 #   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 2 of 5 and all
-#   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into benchmarks/tables/
+#   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into $TABLES*
 #   ORDER="real_only virtual_physics" ...                  # some recipes (two lanes: disjoint ORDERs)
 #
 # Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
@@ -28,6 +28,9 @@ cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 PY=${PY:-.venv/bin/python}
 OUT=${OUT:-experiments/eval/sim_transfer_study_unaugmented}
+# Table prefix: benchmarks/scenarios.md's tables of the earlier study were written with
+# TABLES=benchmarks/tables/sim_transfer (OUT=experiments/eval/sim_transfer_study).
+TABLES=${TABLES:-benchmarks/tables/sim_transfer_unaugmented}
 PHASE=${PHASE:-screen}
 SEEDS=${SEEDS:-1,2,3,4,5}
 DRAWS=${DRAWS:-0 1 2}
@@ -114,7 +117,7 @@ phase_tables() {
           --baseline "$baseline" --pair-by seed data.imu_subjects_seed \
           ${cluster:+--cluster-by "$cluster"} \
           --metrics test_f1,test_acc,best_val_f1,stage1_test_mse,test_mse \
-          --out "benchmarks/tables/sim_transfer_imu${fraction}_vs_${baseline}${cluster:+_by_draw}"
+          --out "${TABLES}_imu${fraction}_vs_${baseline}${cluster:+_by_draw}"
       done
     done
   done
