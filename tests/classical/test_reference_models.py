@@ -168,8 +168,13 @@ def test_minirocket_picks_its_classifier_by_size_and_logistic_c_on_validation():
     assert (model.predict(test.x) == test.y).mean() > 0.8
 
 
-def test_an_unknown_minirocket_classifier_is_a_config_error():
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [({"classifier": "svm"}, "classifier='svm'"), ({"logistic_cs": []}, "logistic_cs=[]"),
+     ({"logistic_cs": [0.1, 0.0]}, "logistic_cs=[0.1, 0.0]")],
+)  # fmt: skip
+def test_minirocket_settings_that_cannot_work_are_config_errors(settings, key):
     from har.classical.minirocket import MiniRocketClassifier
 
-    with pytest.raises(ConfigError, match=re.escape("model.estimator.classifier='svm'")):
-        MiniRocketClassifier(84, classifier="svm")
+    with pytest.raises(ConfigError, match=re.escape(f"model.estimator.{key}")):
+        MiniRocketClassifier(84, **settings)

@@ -54,6 +54,10 @@ class MiniRocketClassifier:
             raise ConfigError(
                 f"model.estimator.classifier={classifier!r}: choose one of {', '.join(CLASSIFIERS)}"
             )
+        if not logistic_cs or min(logistic_cs) <= 0:
+            raise ConfigError(
+                f"model.estimator.logistic_cs={list(logistic_cs)}: give one or more C > 0"
+            )
         # sktime (and numba, which compiles on first use) only when this model is chosen.
         from sktime.transformations.panel.rocket import MiniRocketMultivariate
 
@@ -105,7 +109,7 @@ class MiniRocketClassifier:
             val_f1[c] = f1_score(val.y, logistic.predict(val_scaled), average="macro")
             if best is None or val_f1[c] > val_f1[best[0]]:  # a tie keeps the stronger penalty
                 best = (c, logistic.coef_.copy(), logistic.intercept_.copy())
-        assert best is not None
+        assert best is not None  # logistic_cs is not empty (checked at construction)
         logistic.coef_, logistic.intercept_ = best[1], best[2]
         self.classifier = Pipeline([("standardscaler", scaler), ("logistic", logistic)])
         return {
