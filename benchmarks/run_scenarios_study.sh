@@ -39,6 +39,9 @@ EPOCHS=${EPOCHS:-40}
 KEEP=${KEEP:-real_only_gbm virtual_physics_gbm real_only virtual_physics}
 SPLIT=${SPLIT:-official_unseen}
 SCARCE=0.2 MORE=0.4  # 1 and 2 of official_unseen's 5 training participants
+# The full grid's levels (two lanes of one recipe: LEVELS=0.4 DRAWS="0 1" beside LEVELS="0.4 1.0"
+# DRAWS=2, since one run_eval at a time may write a run's folder).
+LEVELS=${LEVELS:-$MORE 1.0}
 COMMON="data.twin=realistic data.split=$SPLIT trainer.epochs=$EPOCHS
   trainer.early_stopping.patience=5 trainer.plots=false trainer.progress_bar=false"
 # Every recipe treats its real windows as the defaults do (conf/scenario/scenario2.yaml, chosen on
@@ -95,10 +98,13 @@ phase_screen() {
   done; done
 }
 phase_full() {
-  for name in $KEEP; do
-    for draw in $DRAWS; do timed "full:$name:$MORE:d$draw" run "$name" $MORE "$draw" "$SEEDS"; done
-    timed "full:$name:1.0" run "$name" 1.0 0 "$SEEDS"  # every subject: one draw
-  done
+  for name in $KEEP; do for level in $LEVELS; do
+    if [ "$level" = 1.0 ]; then
+      timed "full:$name:1.0" run "$name" 1.0 0 "$SEEDS"  # every subject: one draw
+    else
+      for draw in $DRAWS; do timed "full:$name:$level:d$draw" run "$name" "$level" "$draw" "$SEEDS"; done
+    fi
+  done; done
 }
 phase_tables() {
   # One table per fraction; rows are recipes (scenario.name), Δ paired on (seed, subject draw).
