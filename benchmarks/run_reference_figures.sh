@@ -16,6 +16,7 @@
 #   PHASE=tables    bash benchmarks/run_reference_figures.sh   # tables into benchmarks/tables/
 #   PRESETS="realistic" SPLITS="official_unseen" ...            # a part of the grid
 #   STEPS='*:real_only' ...                                      # steps whose name matches a glob
+#   DRY_RUN=1 PHASE=... ...                                      # print a phase's run_eval commands
 #
 # Every run is one seed (or fold) of run_eval.py, which keeps completed seeds and resumes an
 # interrupted one: run the same command again after an interruption. Wall time per step is
@@ -38,13 +39,13 @@ ACC_GYR="data.sensors=[sw_l_acc,sw_l_gyr]"
 run() {  # run NAME SEEDS OVERRIDES...: one evaluation (seeds) into $OUT/NAME
   local name=$1 seeds=$2
   # shellcheck disable=SC2086  # COMMON is words
-  $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" --name "$name" \
+  ${DRY_RUN:+echo} $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" --name "$name" \
     "${@:3}" $COMMON
 }
 
 loso() {  # loso NAME OVERRIDES...: leave-one-subject-out on the watch data
   # shellcheck disable=SC2086
-  $PY experiments/run_eval.py --folds loso --output-root "$OUT" --name "$1" data=watch \
+  ${DRY_RUN:+echo} $PY experiments/run_eval.py --folds loso --output-root "$OUT" --name "$1" data=watch \
     "${@:2}" $COMMON
 }
 
@@ -53,6 +54,7 @@ timed() {  # timed STEP COMMAND...: runs a step STEPS selects; its wall time int
   [[ $1 == $STEPS ]] || return 0
   local start=$SECONDS
   "${@:2}"
+  [ -z "${DRY_RUN:-}" ] || return 0
   mkdir -p "$OUT"
   printf '%s\t%s\t%d\n' "$(date -Is)" "$1" $((SECONDS - start)) >>"$OUT/wall_time.tsv"
 }
@@ -81,21 +83,21 @@ phase_neural() {
   timed acc_gyr:real_only run realistic_official_unseen_acc_gyr_real_only_unaugmented "$SEEDS" \
     scenario=real_only data.twin=realistic data.split=official_unseen "$ACC_GYR"
   for preset in $PRESETS; do for split in $SPLITS; do
-    local twin="data.twin=$preset data.split=$split" name="${preset}_${split}"
+    local twin="data.twin=$preset data.split=$split" name="${preset}_${split}" step="$preset:$split"
     # shellcheck disable=SC2086
     {
-      timed "$name:real_only" run "${name}_real_only" "$SEEDS" scenario=real_only $twin
-      timed "$name:scenario2" run "${name}_scenario2" "$SEEDS" scenario=scenario2 $twin
+      timed "$step:real_only" run "${name}_real_only" "$SEEDS" scenario=real_only $twin
+      timed "$step:scenario2" run "${name}_scenario2" "$SEEDS" scenario=scenario2 $twin
       # Stage 1 of the virtual-IMU recipe is R fitted by MSE alone: its test MSE and Pearson r
       # (stage1_test_*) are the regression quality on participants never seen in training. Stage 2
       # is the boosted features here (minutes; the network's would take the better part of an hour
       # and add nothing to stage 1's figures).
-      timed "$name:stage1_tcn" run "${name}_virtual_tcn_gbm" 1 scenario=virtual_imu \
+      timed "$step:stage1_tcn" run "${name}_virtual_tcn_gbm" 1 scenario=virtual_imu \
         scenario.name=virtual_tcn_gbm model=features_gbm $twin
-      timed "$name:stage1_physics" run "${name}_virtual_physics_gbm" 1 scenario=virtual_imu \
+      timed "$step:stage1_physics" run "${name}_virtual_physics_gbm" 1 scenario=virtual_imu \
         scenario.name=virtual_physics_gbm model=features_gbm model/regressor=physics $twin
       # ... and with the physics calibration's gravity-direction fit (tilted cameras).
-      timed "$name:stage1_physics_tilt" run "${name}_virtual_physics_tilt_gbm" 1 \
+      timed "$step:stage1_physics_tilt" run "${name}_virtual_physics_tilt_gbm" 1 \
         scenario=virtual_imu scenario.name=virtual_physics_tilt_gbm model=features_gbm \
         model/regressor=physics model.regressor.fit_gravity_direction=true $twin
     }

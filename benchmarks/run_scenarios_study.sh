@@ -14,6 +14,7 @@
 #   PHASE=full   bash benchmarks/run_scenarios_study.sh   # the kept recipes at 2 of 5 and all
 #   PHASE=tables bash benchmarks/run_scenarios_study.sh   # paired tables into $TABLES*
 #   ORDER="real_only virtual_physics" ...                  # some recipes (two lanes: disjoint ORDERs)
+#   DRY_RUN=1 PHASE=... ...                                # print a phase's run_eval commands only
 #
 # Every run is one seed of `run_eval.py` (resumes: completed seeds are kept, an interrupted one
 # continues from last.ckpt), so the study survives interruptions: run the same command again.
@@ -78,7 +79,7 @@ ORDER=${ORDER:-real_only real_only_gbm virtual_physics_gbm virtual_physics_gbm_m
 run() {  # run NAME FRACTION DRAW SEEDS
   local name=$1 fraction=$2 draw=$3 seeds=$4
   # shellcheck disable=SC2086  # the overrides are words
-  $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" \
+  ${DRY_RUN:+echo} $PY experiments/run_eval.py --seeds "$seeds" --output-root "$OUT" \
     --name "${name}_imu${fraction}_d${draw}" ${RECIPE[$name]} $COMMON "scenario.name=$name" \
     "data.imu_subjects=$fraction" "data.imu_subjects_seed=$draw"
 }
@@ -86,6 +87,7 @@ run() {  # run NAME FRACTION DRAW SEEDS
 timed() {  # timed PHASE-NAME COMMAND...: appends the phase's wall time to $OUT/wall_time.tsv
   local start=$SECONDS
   "${@:2}"
+  [ -z "${DRY_RUN:-}" ] || return 0
   mkdir -p "$OUT"
   printf '%s\t%s\t%d\n' "$(date -Is)" "$1" $((SECONDS - start)) >>"$OUT/wall_time.tsv"
 }
