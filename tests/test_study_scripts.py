@@ -4,9 +4,11 @@ checked as the trial would check it. A typo in a recipe then fails here, not hou
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,40 @@ def test_a_dry_run_selects_steps_and_levels(tmp_path):
         "run_scenarios_study.sh", tmp_path, PHASE="full", KEEP="real_only", LEVELS="1.0"
     )
     assert [a[a.index("--name") + 1] for a in levels] == ["real_only_imu1.0_d0"]
+
+
+def write_run(
+    root: Path, recipe: str, draw: int, seed: int, val: float, test: float, status="completed"
+):
+    run = root / f"{recipe}_imu0.2_d{draw}" / f"seed_{seed}"
+    run.mkdir(parents=True)
+    payload = {
+        "status": status,
+        "config": {"seed": seed, "data": {"imu_subjects_seed": draw}},
+        "final_metrics": {"best_val_f1": val, "test_f1": test},
+    }
+    (run / "results.json").write_text(json.dumps(payload))
+
+
+def test_the_validation_choice_scores_the_recipe_that_validates_better(tmp_path):
+    # (draw, seed): baseline (val, test), candidate (val, test)
+    for draw, seed, base, cand in [
+        (0, 1, (0.5, 0.6), (0.7, 0.8)),  # the candidate validates better: +0.2
+        (0, 2, (0.6, 0.7), (0.5, 0.9)),  # the baseline does: 0 (its better test is never seen)
+        (1, 1, (0.5, 0.5), (0.5, 0.9)),  # a tie keeps the baseline: 0
+    ]:
+        write_run(tmp_path, "real_only", draw, seed, *base)
+        write_run(tmp_path, "virtual_physics", draw, seed, *cand)
+    write_run(tmp_path, "virtual_physics", 2, 1, 0.9, 0.9)  # no baseline partner: left out
+    write_run(tmp_path, "real_only", 2, 1, 0.1, 0.1, status="running")
+    command = [
+        sys.executable, "benchmarks/choose_on_validation.py", str(tmp_path),
+        "--baseline", "real_only", "--candidate", "virtual_physics", "--level", "0.2",
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+    assert "picks virtual_physics in 1 of 3 pairs" in result.stdout
+    # mean of (0.2, 0, 0) = 0.0667; sd 0.1155, t(0.975, 2) = 4.303: half-width 0.287
+    assert "+0.067 [-0.220, +0.354]" in result.stdout
+    empty = subprocess.run([*command[:2], str(tmp_path / "none"), *command[3:]], cwd=REPO,
+                           capture_output=True, text=True)  # fmt: skip
+    assert empty.returncode == 2 and "no (seed, draw)" in empty.stderr
