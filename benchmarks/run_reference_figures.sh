@@ -15,7 +15,8 @@
 #   PHASE=neural    bash benchmarks/run_reference_figures.sh   # the networks (about 2 h on 2 cores)
 #   PHASE=tables    bash benchmarks/run_reference_figures.sh   # tables into benchmarks/tables/
 #   PRESETS="realistic" SPLITS="official_unseen" ...            # a part of the grid
-#   STEPS='*:real_only' ...                                      # steps whose name matches a glob
+#   STEPS='*:*:real_only' ...                                    # steps whose name matches a glob
+#                                        (names: preset:split:what, acc_gyr:what, watch:what)
 #   DRY_RUN=1 PHASE=... ...                                      # print a phase's run_eval commands
 #
 # Every run is one seed (or fold) of run_eval.py, which keeps completed seeds and resumes an
