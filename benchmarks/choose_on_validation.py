@@ -10,26 +10,27 @@ The choice reads only ``best_val_f1`` (validation participants); test macro-F1 i
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from har.reporting.paired import paired_difference
+from har.reporting.runs import config_value, find_results, load_runs
 
 Key = tuple[int, int]  # (seed, imu_subjects_seed)
 
 
 def completed_runs(root: Path, recipe: str, level: str) -> dict[Key, tuple[float, float]]:
     """(best val macro-F1, test macro-F1) of each completed run of ``recipe`` at ``level``."""
-    runs = {}
-    for path in sorted(root.glob(f"{recipe}_imu{level}_d*/seed_*/results.json")):
-        payload = json.loads(path.read_text())
-        if payload.get("status") != "completed":
-            continue
-        cfg, final = payload["config"], payload["final_metrics"]
-        key = (int(cfg["seed"]), int(cfg["data"]["imu_subjects_seed"]))
-        runs[key] = (float(final["best_val_f1"]), float(final["test_f1"]))
-    return runs
+    runs, _ = load_runs(
+        find_results([root / f"{recipe}_imu{level}_d*" / "seed_*" / "results.json"])
+    )
+    return {
+        (run.seed, int(config_value(run.config, "data.imu_subjects_seed"))): (
+            run.metrics["best_val_f1"],
+            run.metrics["test_f1"],
+        )
+        for run in runs
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
